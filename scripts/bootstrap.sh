@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs everything the app (and, with --test, the test suite) needs on a fresh Debian machine
+# with Python 3.11: Debian packages when missing, then a virtualenv in .venv with the pinned packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WANT_TEST=0
+[[ "${1:-}" == "--test" ]] && WANT_TEST=1
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    echo "==> installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+PY=${PYTHON:-python3}
+if ! $PY -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+  apt_install python3 python3-venv python3-pip
+  PY=python3
+fi
+$PY -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+
+if ((WANT_TEST)); then
+  apt_install chromium fonts-wqy-microhei espeak-ng sox postgresql iproute2 util-linux
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  echo "==> creating .venv"
+  $PY -m venv .venv
+fi
+STAMP=.venv/.installed-$( (cat pyproject.toml; echo "$WANT_TEST") | sha256sum | cut -c1-16)
+if [[ ! -f $STAMP ]]; then
+  echo "==> installing Python packages"
+  .venv/bin/python -m pip install -q --upgrade pip
+  if ((WANT_TEST)); then
+    .venv/bin/python -m pip install -q -e '.[test]'
+  else
+    .venv/bin/python -m pip install -q -e .
+  fi
+  rm -f .venv/.installed-*
+  touch "$STAMP"
+fi

@@ -1,0 +1,88 @@
+"""Password hashing with argon2id, off the event loop and with bounded concurrency.
+
+One verify costs ~250 ms of CPU with the default parameters, so hashing runs in its own small thread pool and at most
+`concurrency` hashes run at once. Callers beyond a short queue are told to retry instead of piling up, so a login
+flood cannot slow down the rest of the app (argon2-cffi releases the GIL while hashing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from web.i18n import N_
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+_COMMON_PASSWORDS = frozenset(
+    {"password", "password1", "12345678", "123456789", "1234567890", "qwertyuiop", "11111111", "00000000",
+     "iloveyou", "sunshine", "princess", "football", "baseball", "welcome1", "admin123", "abc12345",
+     "qwerty123", "passw0rd", "88888888", "66666666", "woaini1314", "a1234567", "letmein1", "changeme"}
+)
+
+
+class HasherBusy(RuntimeError):
+    """Too many password checks are already waiting; the caller should answer 503 with a retry hint."""
+
+
+class PasswordPolicyError(ValueError):
+    """A new password breaks the policy; the message is a msgid for the user."""
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordPolicyError(N_("Password must be at least 8 characters long."))
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise PasswordPolicyError(N_("Password must be at most 1024 characters long."))
+    if password.lower() in _COMMON_PASSWORDS:
+        raise PasswordPolicyError(N_("This password is too common; choose another one."))
+
+
+class PasswordService:
+    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int, concurrency: int,
+                 max_waiting: int = 32) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2")
+        self._slots = asyncio.Semaphore(concurrency)
+        self._max_waiting = max_waiting
+        self._waiting = 0
+        # Verifying against this keeps the timing of "unknown user" close to "wrong password".
+        self._dummy_hash = self._hasher.hash("dummy-password-for-timing")
+
+    async def _run(self, fn: object, *args: str) -> object:
+        if self._waiting >= self._max_waiting:
+            raise HasherBusy("password hashing queue is full")
+        self._waiting += 1
+        try:
+            async with self._slots:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._executor, fn, *args)  # type: ignore[arg-type]
+        finally:
+            self._waiting -= 1
+
+    async def hash(self, password: str) -> str:
+        return str(await self._run(self._hasher.hash, password))
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """True when `password` matches; with `password_hash=None` runs a dummy verify and returns False."""
+        target = password_hash or self._dummy_hash
+        ok = bool(await self._run(self._verify_sync, target, password))
+        return ok and password_hash is not None
+
+    def _verify_sync(self, password_hash: str, password: str) -> bool:
+        try:
+            return bool(self._hasher.verify(password_hash, password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        try:
+            return bool(self._hasher.check_needs_rehash(password_hash))
+        except InvalidHashError:
+            return True
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,91 @@
+"""User accounts in the database."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+from web.accounts.models import ROLES, User
+from web.accounts.passwords import PasswordService, check_password_policy
+from web.db import Database
+
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+_COLUMNS = "id, email, display_name, role, disabled, created_at, last_login_at"
+
+
+class AccountError(ValueError):
+    """An account operation was refused; the message is a msgid suitable for the user or the CLI."""
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class UserRepository:
+    def __init__(self, db: Database, passwords: PasswordService, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.passwords = passwords
+        self.clock = clock
+
+    async def get(self, user_id: int) -> User | None:
+        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM users WHERE id = ?", (user_id,))
+        return User.from_row(row) if row else None
+
+    async def get_by_email(self, email: str) -> User | None:
+        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM users WHERE email = ?", (normalize_email(email),))
+        return User.from_row(row) if row else None
+
+    async def get_with_hash(self, email: str) -> tuple[User, str] | None:
+        row = await self.db.fetchone(
+            f"SELECT {_COLUMNS}, password_hash FROM users WHERE email = ?", (normalize_email(email),)
+        )
+        return (User.from_row(row), str(row["password_hash"])) if row else None
+
+    async def list(self) -> list[User]:
+        return [User.from_row(r) for r in await self.db.fetchall(f"SELECT {_COLUMNS} FROM users ORDER BY id")]
+
+    async def count_active(self) -> int:
+        row = await self.db.fetchone("SELECT COUNT(*) AS n FROM users WHERE disabled = 0")
+        return int(row["n"]) if row else 0
+
+    async def create(self, email: str, password: str, *, display_name: str = "", role: str = "user",
+                     check_policy: bool = True) -> User:
+        email = normalize_email(email)
+        if not _EMAIL_RE.match(email):
+            raise AccountError("Enter a valid email address.")
+        if role not in ROLES:
+            raise AccountError("Role must be user or admin.")
+        if check_policy:
+            check_password_policy(password)
+        if await self.get_by_email(email):
+            raise AccountError("An account with this email already exists.")
+        password_hash = await self.passwords.hash(password)
+        user_id = await self.db.insert(
+            "INSERT INTO users (email, password_hash, display_name, role, disabled, created_at) "
+            "VALUES (?, ?, ?, ?, 0, ?)",
+            (email, password_hash, display_name.strip(), role, self.clock()),
+        )
+        user = await self.get(user_id)
+        assert user is not None
+        return user
+
+    async def set_password(self, user_id: int, password: str, *, check_policy: bool = True) -> None:
+        if check_policy:
+            check_password_policy(password)
+        password_hash = await self.passwords.hash(password)
+        await self.db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+
+    async def store_rehash(self, user_id: int, password: str) -> None:
+        await self.set_password(user_id, password, check_policy=False)
+
+    async def set_disabled(self, user_id: int, disabled: bool) -> None:
+        await self.db.execute("UPDATE users SET disabled = ? WHERE id = ?", (1 if disabled else 0, user_id))
+
+    async def set_role(self, user_id: int, role: str) -> None:
+        if role not in ROLES:
+            raise AccountError("Role must be user or admin.")
+        await self.db.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
+
+    async def record_login(self, user_id: int) -> None:
+        await self.db.execute("UPDATE users SET last_login_at = ? WHERE id = ?", (self.clock(), user_id))

@@ -1,0 +1,108 @@
+"""The app factory. `create_app()` builds the Starlette app; its lifespan owns every shared resource."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from loguru import logger
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp
+
+from web.accounts.users import AccountError
+from web.auth.middleware import SessionAuthMiddleware
+from web.auth.sessions import cookie_name
+from web.i18n import LocaleMiddleware
+from web.routes import get_routes
+from web.routes.errors import http_error, server_error
+from web.security.csrf import CSRFMiddleware
+from web.security.headers import SecurityHeadersMiddleware
+from web.security.limits import BodySizeLimitMiddleware
+from web.services import Services, build_services
+from web.settings import APP_VERSION, Settings, load_settings
+
+
+class App(Starlette):
+    """Starlette with outer middleware that also wraps the 500 handler, so error responses get the
+    security headers and a request id too (Starlette puts ServerErrorMiddleware outside user middleware)."""
+
+    outer: list[Callable[[ASGIApp], ASGIApp]]
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        for wrap in reversed(getattr(self, "outer", [])):
+            stack = wrap(stack)
+        return stack
+
+
+async def ensure_demo_user(svc: Services) -> None:
+    settings = svc.settings
+    if settings.is_production or not settings.create_demo_user:
+        return
+    if await svc.users.get_by_email(settings.demo_user_email):
+        return
+    try:
+        await svc.users.create(settings.demo_user_email, settings.demo_user_password,
+                               display_name="Betty", role="user", check_policy=False)
+        logger.info("demo account created", email=settings.demo_user_email)
+    except AccountError as exc:
+        logger.warning("demo account not created", reason=str(exc))
+
+
+async def _purge_sessions_periodically(svc: Services) -> None:
+    while True:
+        await asyncio.sleep(600)
+        try:
+            await svc.sessions.purge_expired()
+        except Exception:
+            logger.exception("session purge failed")
+
+
+def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> Starlette:
+    settings = settings or load_settings()
+    svc = build_services(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        version = await svc.db.migrate()
+        await ensure_demo_user(svc)
+        purge = asyncio.create_task(_purge_sessions_periodically(svc), name="session-purge")
+        logger.info("app started", version=APP_VERSION, env=settings.app_env, database=svc.db.kind,
+                    schema_version=version, voice_mode=settings.voice_mode)
+        try:
+            yield
+        finally:
+            purge.cancel()
+            await svc.db.close()
+            svc.passwords.close()
+            logger.info("app stopped")
+
+    secure = settings.is_production
+    middleware = [
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts)),
+        Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(LocaleMiddleware),
+        Middleware(CSRFMiddleware, secret=settings.secret_key,
+                   cookie_name="__Host-csrf" if secure else "csrf", secure=secure,
+                   public_origin=settings.public_origin),
+        Middleware(SessionAuthMiddleware, store=svc.sessions, cookie_name=cookie_name(settings), secure=secure),
+    ]
+    app = App(
+        debug=False,
+        routes=get_routes(),
+        middleware=middleware,
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+    app.outer = [lambda inner: SecurityHeadersMiddleware(inner, production=secure)]
+    app.state.settings = settings
+    app.state.services = svc
+    app.state.session_store = svc.sessions
+    app.state.db = svc.db
+    app.state.clock = clock
+    return app

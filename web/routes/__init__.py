@@ -1,0 +1,20 @@
+"""The one route table. Every route is named; templates link through url_for."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from web.routes import api, auth, errors, pages
+from web.templating import STATIC_DIR
+
+
+def get_routes() -> list[BaseRoute]:
+    return [
+        *pages.routes,
+        *auth.routes,
+        *api.routes,
+        *errors.routes,
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+        Route("/favicon.ico", errors.favicon, methods=["GET"], name="favicon"),
+    ]

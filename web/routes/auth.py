@@ -1,0 +1,183 @@
+"""Sign-in, sign-out and the account page (password change)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from loguru import logger
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from web.accounts.passwords import HasherBusy, PasswordPolicyError
+from web.accounts.users import normalize_email
+from web.auth.guards import AUTH_FAILED, is_htmx, login_required
+from web.auth.sessions import cookie_name
+from web.i18n import N_, gettext
+from web.security.cookies import set_cookie_header
+from web.security.limits import BodyTooLarge
+from web.services import Services, services
+from web.templating import render
+
+LOGIN_FAILED = N_("Incorrect email or password.")
+THROTTLED = N_("Too many sign-in attempts. Try again in %(seconds)s seconds.")
+BUSY = N_("The service is busy. Try again in a few seconds.")
+BAD_FORM = N_("The form could not be read. Reload the page and try again.")
+
+
+def safe_next(value: str | None) -> str:
+    """Only local paths: refuse //host, /\\host, schemes and control characters (open redirects)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    if any(ch in value for ch in "\\\r\n\t") or ":" in value.split("?", 1)[0]:
+        return "/"
+    return value
+
+
+async def _read_form(request: Request) -> FormData | None:
+    try:
+        return await request.form(max_files=0, max_fields=10, max_part_size=4096)
+    except BodyTooLarge:
+        raise  # the body-limit middleware answers 413
+    except Exception:  # malformed multipart/urlencoded bodies raise several exception types
+        return None
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _login_form(request: Request, *, status: int = 200, error: str = "", notice: str = "", email: str = "",
+                next_url: str = "/", headers: dict[str, str] | None = None) -> Response:
+    context: dict[str, Any] = {"error": error, "notice": notice, "email": email, "next_url": next_url}
+    name = "partials/login_form.html" if is_htmx(request) else "pages/login.html"
+    return render(request, name, context, status_code=status, headers=headers)
+
+
+async def login_page(request: Request) -> Response:
+    next_url = safe_next(request.query_params.get("next"))
+    if request.state.user is not None:
+        return RedirectResponse(next_url, status_code=303)
+    reason = request.query_params.get("reason", "")
+    notice = ""
+    if reason == "expired" or request.state.auth_failure:
+        notice = gettext(AUTH_FAILED)
+    elif reason == "signed_out":
+        notice = gettext(N_("You have signed out."))
+    return _login_form(request, notice=notice, next_url=next_url)
+
+
+async def login_submit(request: Request) -> Response:
+    svc = services(request)
+    form = await _read_form(request)
+    if form is None:
+        return _login_form(request, status=400, error=gettext(BAD_FORM))
+    email = normalize_email(str(form.get("email", "")))[:320]
+    password = str(form.get("password", ""))
+    next_url = safe_next(str(form.get("next", "/")))
+    ip = _client_ip(request)
+    verdict = svc.throttle.check(email, ip)
+    if not verdict.allowed:
+        logger.warning("login throttled", email=email, ip=ip, retry_after=verdict.retry_after_s)
+        svc.counters["login_throttled_total"] += 1
+        return _login_form(request, status=429, error=gettext(THROTTLED) % {"seconds": verdict.retry_after_s},
+                           email=email, next_url=next_url, headers={"Retry-After": str(verdict.retry_after_s)})
+    try:
+        found = await svc.users.get_with_hash(email) if email else None
+        verified = await svc.passwords.verify(found[1] if found else None, password)
+    except HasherBusy:
+        return _login_form(request, status=503, error=gettext(BUSY), email=email, next_url=next_url,
+                           headers={"Retry-After": "5"})
+    if found is None or not verified or found[0].disabled:
+        svc.throttle.record_failure(email, ip)
+        svc.counters["login_failures_total"] += 1
+        logger.warning("login failed", email=email, ip=ip, method="password")
+        return _login_form(request, status=401, error=gettext(LOGIN_FAILED), email=email, next_url=next_url)
+    user, password_hash = found
+    if svc.passwords.needs_rehash(password_hash):
+        await svc.users.store_rehash(user.id, password)
+    return await start_session(request, svc, user.id, next_url, method="password", email=email)
+
+
+async def start_session(request: Request, svc: Services, user_id: int, next_url: str, *, method: str,
+                        email: str = "") -> Response:
+    """Shared by every sign-in method: a fresh session id, the old one revoked, a fresh CSRF seed."""
+    if request.state.session_id:
+        await svc.sessions.revoke(request.state.session_id)
+    raw_id, session_id = await svc.sessions.create(
+        user_id, ip=_client_ip(request), user_agent=request.headers.get("user-agent", ""))
+    await svc.users.record_login(user_id)
+    if email:
+        svc.throttle.record_success(email)
+    logger.info("login succeeded", user_id=user_id, ip=_client_ip(request), method=method, session_id=session_id[:12])
+    request.state.csrf_rotate = True
+    request.state.session_cookie_set = True
+    if is_htmx(request):
+        response: Response = Response(status_code=200, headers={"HX-Redirect": next_url})
+    else:
+        response = RedirectResponse(next_url, status_code=303)
+    settings = svc.settings
+    key, value = set_cookie_header(cookie_name(settings), svc.sessions.sign(raw_id),
+                                   max_age=settings.session_absolute_lifetime_s, secure=settings.is_production)
+    response.raw_headers.append((key, value))
+    return response
+
+
+async def logout(request: Request) -> Response:
+    svc = services(request)
+    if request.state.session_id:
+        await svc.sessions.revoke(request.state.session_id)
+        logger.info("logout", user_id=request.state.user.id if request.state.user else None)
+    request.state.session_cookie_set = True
+    url = "/login?reason=signed_out"
+    response: Response = (Response(status_code=200, headers={"HX-Redirect": url}) if is_htmx(request)
+                          else RedirectResponse(url, status_code=303))
+    key, value = set_cookie_header(cookie_name(svc.settings), "", max_age=0, secure=svc.settings.is_production)
+    response.raw_headers.append((key, value))
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
+
+
+@login_required
+async def account_page(request: Request) -> Response:
+    return render(request, "pages/account.html", {"message": "", "error": ""})
+
+
+@login_required
+async def change_password(request: Request) -> Response:
+    svc = services(request)
+    user = request.state.user
+    form = await _read_form(request)
+    template = "partials/password_form.html" if is_htmx(request) else "pages/account.html"
+    if form is None:
+        return render(request, template, {"message": "", "error": gettext(BAD_FORM)}, status_code=400)
+    found = await svc.users.get_with_hash(user.email)
+    try:
+        ok = found is not None and await svc.passwords.verify(found[1], str(form.get("current_password", "")))
+        if not ok:
+            return render(request, template, {"message": "", "error": gettext("The current password is wrong.")},
+                          status_code=400)
+        await svc.users.set_password(user.id, str(form.get("new_password", "")))
+    except PasswordPolicyError as exc:
+        return render(request, template, {"message": "", "error": gettext(str(exc))}, status_code=400)
+    except HasherBusy:
+        return render(request, template, {"message": "", "error": gettext(BUSY)}, status_code=503)
+    ended = await svc.sessions.revoke_user(user.id, except_session=request.state.session_id)
+    logger.info("password changed", user_id=user.id, other_sessions_ended=ended)
+    message = gettext("Password changed. Your other sessions were signed out.")
+    return render(request, template, {"message": message, "error": ""})
+
+
+def login_redirect_url(next_path: str) -> str:
+    return "/login?next=" + quote(safe_next(next_path), safe="/")
+
+
+routes: list[BaseRoute] = [
+    Route("/login", login_page, methods=["GET"], name="login"),
+    Route("/login", login_submit, methods=["POST"], name="login_submit"),
+    Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/account", account_page, methods=["GET"], name="account"),
+    Route("/account/password", change_password, methods=["POST"], name="change_password"),
+]

@@ -1,0 +1,197 @@
+"""Typed settings, read once from the environment (and a `.env` file) at start-up.
+
+Every variable is listed, with a comment, in `.env.example`. `load_settings()` is the only reader of
+`os.environ` in the app; everything else receives a `Settings` object.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+APP_VERSION = "0.1.0"
+MIN_SECRET_KEY_LENGTH = 32
+_WEAK_SECRETS = {"change-me", "changeme", "secret", "dev", "development", "please-change-me"}
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or invalid; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "development"  # development | production | test
+    host: str = "127.0.0.1"
+    port: int = 3000
+    public_origin: str = ""  # e.g. https://voice.example.com; empty → derived from the request (dev/test only)
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]", "testserver")
+    forwarded_allow_ips: str = "127.0.0.1"
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty → sqlite:///<data_dir>/app.db
+    secret_key: str = ""
+    log_level: str = "INFO"
+    log_json: bool = False
+    log_queue_size: int = 10_000
+
+    # accounts and sessions
+    demo_user_email: str = "betty@123.com"
+    demo_user_password: str = "Betty@123.com"
+    create_demo_user: bool = True
+    session_idle_timeout_s: int = 30 * 60
+    session_absolute_lifetime_s: int = 12 * 60 * 60
+    login_max_failures_per_account: int = 10  # per window
+    login_max_failures_per_ip: int = 30  # per window
+    login_throttle_window_s: int = 15 * 60
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
+    password_hash_parallelism: int = 4
+    password_hash_concurrency: int = 2
+    max_body_bytes: int = 256 * 1024
+
+    # monitor
+    monitor_interval_s: float = 1.0
+    watchdog_timeout_s: float = 10.0
+
+    # realtime upstream (names kept from the predecessor's configuration)
+    realtime_upstream: str = "auto"  # auto | echo | azure | openai
+    azure_openai_realtime_endpoint: str = ""
+    azure_openai_realtime_api_key: str = field(default="", repr=False)
+    azure_openai_realtime_deployment_name: str = ""
+    azure_openai_realtime_api_version: str = ""
+    openai_api_key: str = field(default="", repr=False)
+    openai_realtime_model: str = "gpt-realtime"
+    openai_base_url: str = "https://api.openai.com/v1"
+    realtime_connect_timeout_s: float = 10.0
+    realtime_voice: str = "alloy"
+    realtime_instructions: str = ""
+
+    # WebRTC
+    rtc_ice_servers: str = ""  # comma-separated STUN/TURN URLs, credentials as turn:user:pass@host:port
+    rtc_announced_address: str = ""
+    rtc_host_addresses: tuple[str, ...] = ()
+    max_calls_per_user: int = 2
+    max_calls_per_process: int = 16
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'app.db'}"
+
+    @property
+    def voice_mode(self) -> str:
+        """The upstream the voice path uses: azure, openai or echo (resolves `auto`)."""
+        if self.realtime_upstream != "auto":
+            return self.realtime_upstream
+        if self.azure_openai_realtime_endpoint and self.azure_openai_realtime_api_key:
+            return "azure"
+        if self.openai_api_key:
+            return "openai"
+        return "echo"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _parse_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip().removeprefix("export ").strip()] = value
+    return values
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return _parse_bool(name, raw)
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if isinstance(default, Path):
+        return Path(raw)
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
+
+
+def _dev_secret_key(data_dir: Path) -> str:
+    """A development key generated once and kept in the data folder, so sessions survive restarts."""
+    path = data_dir / "secret_key"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+    """Read settings from `environ` (default: the process environment) over values in `env_file`."""
+    source: dict[str, str] = _parse_env_file(env_file) if env_file else {}
+    source.update(os.environ if environ is None else environ)
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for spec in fields(Settings):
+        raw = source.get(spec.name.upper())
+        if raw is not None:
+            values[spec.name] = _coerce(spec.name.upper(), raw, getattr(defaults, spec.name))
+    if "PORT" not in source and "APP_PORT" in source:
+        values["port"] = _coerce("APP_PORT", source["APP_PORT"], 0)
+    settings = Settings(**values)
+    return validate(settings)
+
+
+def validate(settings: Settings) -> Settings:
+    if settings.app_env not in {"development", "production", "test"}:
+        raise SettingsError(f"APP_ENV must be development, production or test, got {settings.app_env!r}")
+    if settings.realtime_upstream not in {"auto", "echo", "azure", "openai"}:
+        raise SettingsError(
+            f"REALTIME_UPSTREAM must be auto, echo, azure or openai, got {settings.realtime_upstream!r}"
+        )
+    if settings.is_production:
+        key = settings.secret_key
+        if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in _WEAK_SECRETS or len(set(key)) < 10:
+            raise SettingsError(
+                "APP_ENV=production needs a strong SECRET_KEY (at least 32 random characters). "
+                'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        if settings.create_demo_user:
+            settings = replace(settings, create_demo_user=False)
+    elif not settings.secret_key:
+        settings = replace(settings, secret_key=_dev_secret_key(settings.data_dir))
+    if settings.voice_mode == "azure" and not settings.azure_openai_realtime_deployment_name:
+        raise SettingsError(
+            "AZURE_OPENAI_REALTIME_DEPLOYMENT_NAME is required when AZURE_OPENAI_REALTIME_ENDPOINT is set"
+        )
+    return settings
