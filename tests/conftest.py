@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,8 @@ from starlette.applications import Starlette
 
 from web.app import create_app
 from web.settings import Settings
+
+pytest_plugins = ["tests.support.postgres"]
 
 DEMO_EMAIL = "betty@123.com"
 DEMO_PASSWORD = "Betty@123.com"
@@ -95,12 +96,3 @@ def make_client(app: Starlette, base_url: str = BASE_URL, **kwargs: Any) -> http
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     async with make_client(app) as c:
         yield c
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("CI") or os.environ.get("TEST_DATABASE_URL"):
-        return
-    skip_pg = pytest.mark.skip(reason="set TEST_DATABASE_URL (scripts/test.sh starts a local PostgreSQL)")
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip_pg)

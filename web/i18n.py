@@ -68,7 +68,7 @@ def negotiate(accept_language: str, cookie_value: str | None) -> str:
                 quality = float(params.strip()[2:])
             except ValueError:
                 quality = 0.0
-        if tag:
+        if tag and quality > 0:
             ranked.append((quality, tag.lower()))
     for _q, tag in sorted(ranked, key=lambda item: -item[0]):
         if tag.startswith("zh"):
