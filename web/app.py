@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Middleware(CSRFMiddleware, secret=settings.secret_key,
                    cookie_name="__Host-csrf" if secure else "csrf", secure=secure,
                    public_origin=settings.public_origin),
-        Middleware(SessionAuthMiddleware, store=svc.sessions, cookie_name=cookie_name(settings), secure=secure),
+        Middleware(SessionAuthMiddleware, services=svc, cookie_name=cookie_name(settings), secure=secure),
     ]
     app = App(
         debug=False,

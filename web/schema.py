@@ -28,4 +28,18 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id)",
     ],
+    [
+        """CREATE TABLE IF NOT EXISTS api_tokens (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION,
+            last_used_at DOUBLE PRECISION,
+            revoked_at DOUBLE PRECISION
+        )""",
+        "CREATE INDEX IF NOT EXISTS api_tokens_user_id ON api_tokens (user_id)",
+    ],
 ]

@@ -13,6 +13,7 @@ from web.accounts.passwords import PasswordService
 from web.accounts.throttle import LoginThrottle
 from web.accounts.users import UserRepository
 from web.auth.sessions import SessionStore
+from web.auth.tokens import TokenStore
 from web.db import Database
 from web.settings import Settings
 
@@ -25,6 +26,7 @@ class Services:
     users: UserRepository
     sessions: SessionStore
     throttle: LoginThrottle
+    tokens: TokenStore
     counters: Counter[str] = field(default_factory=Counter)  # monotonic event counts exported by /metrics
 
 
@@ -36,18 +38,29 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         parallelism=settings.password_hash_parallelism,
         concurrency=settings.password_hash_concurrency,
     )
+    sessions = SessionStore(db, settings, clock)
+    tokens = TokenStore(db, clock)
+    sessions.extra_handles = tokens.handles_for_user
     return Services(
         settings=settings,
         db=db,
         passwords=passwords,
         users=UserRepository(db, passwords, clock),
-        sessions=SessionStore(db, settings, clock),
+        sessions=sessions,
+        tokens=tokens,
         throttle=LoginThrottle(
             per_account=settings.login_max_failures_per_account,
             per_ip=settings.login_max_failures_per_ip,
             window_s=settings.login_throttle_window_s,
         ),
     )
+
+
+async def credential_is_active(svc: Services, handle: str) -> bool:
+    """Whether a session id or a `token:<id>` handle still grants access (used by long-lived calls)."""
+    if handle.startswith("token:"):
+        return await svc.tokens.is_active(int(handle.removeprefix("token:")))
+    return await svc.sessions.is_active(handle)
 
 
 def services(conn: HTTPConnection) -> Services:

@@ -8,6 +8,8 @@ flood cannot slow down the rest of the app (argon2-cffi releases the GIL while h
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
@@ -22,6 +24,15 @@ _COMMON_PASSWORDS = frozenset(
      "iloveyou", "sunshine", "princess", "football", "baseball", "welcome1", "admin123", "abc12345",
      "qwerty123", "passw0rd", "88888888", "66666666", "woaini1314", "a1234567", "letmein1", "changeme"}
 )
+
+
+def _lower_thread_priority() -> None:
+    """Hashing threads run at a lower CPU priority (Linux nice is per thread and inherited by argon2's own lane
+    threads), so on a small machine the event loop thread still gets the CPU when it needs it."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not permitted: hashing still works, just unprioritised
+        pass
 
 
 class HasherBusy(RuntimeError):
@@ -45,7 +56,8 @@ class PasswordService:
     def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int, concurrency: int,
                  max_waiting: int = 32) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
-        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2")
+        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2",
+                                            initializer=_lower_thread_priority)
         self._slots = asyncio.Semaphore(concurrency)
         self._max_waiting = max_waiting
         self._waiting = 0

@@ -1,8 +1,11 @@
-"""Resolves the session cookie on every request (HTTP and WebSocket) into `request.state.user`.
+"""Resolves the credentials of every request (HTTP and WebSocket) into `request.state.user`.
 
-Sets `state.user` (User | None), `state.session_id` (the id hash | None), `state.session` (ActiveSession | None)
-and `state.auth_failure` ("", "invalid", "expired", "revoked", "disabled") for the routes and guards to act on.
-A cookie that no longer names a live session is cleared on the response.
+A session cookie (browsers) or `Authorization: Bearer <token>` (devices). Sets on the scope state:
+`user` (User | None), `session_id` (the session's id hash, or `token:<id>` for a device token — the handle live
+calls are bound to), `session` (ActiveSession | None), `token` (ApiToken | None), `auth_method`
+("session", "token" or ""), and `auth_failure` ("", "invalid", "expired", "revoked", "disabled").
+A cookie that no longer names a live session is cleared on the response. Bad tokens count toward the per-IP
+sign-in throttle, so tokens cannot be guessed faster than passwords.
 """
 
 from __future__ import annotations
@@ -10,17 +13,43 @@ from __future__ import annotations
 from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web.auth.sessions import SessionStore
 from web.db import DatabaseError
 from web.i18n import N_
 from web.security.cookies import read_cookies, set_cookie_header
 from web.security.responses import error_response
+from web.services import Services
+
+THROTTLED = N_("Too many failed attempts from your network. Try again in %(seconds)s seconds.")
+
+
+def _bearer(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"authorization":
+            scheme, _sep, credential = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and credential.strip():
+                return credential.strip()
+    return None
+
+
+def _client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+async def reject_websocket(scope: Scope, send: Send, status: int, code: str) -> None:
+    """Refuse a WebSocket upgrade with an HTTP status (when the server supports it), never accept-then-close."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send({"type": "websocket.http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "websocket.http.response.body", "body": f'{{"error": {{"code": "{code}"}}}}'.encode()})
+    else:
+        await send({"type": "websocket.close", "code": 1008})
 
 
 class SessionAuthMiddleware:
-    def __init__(self, app: ASGIApp, *, store: SessionStore, cookie_name: str, secure: bool) -> None:
+    def __init__(self, app: ASGIApp, *, services: Services, cookie_name: str, secure: bool) -> None:
         self.app = app
-        self.store = store
+        self.svc = services
         self.cookie_name = cookie_name
         self.secure = secure
 
@@ -29,33 +58,23 @@ class SessionAuthMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        state.update(user=None, session_id=None, session=None, auth_failure="")
+        state.update(user=None, session_id=None, session=None, token=None, auth_method="", auth_failure="")
         if scope["type"] == "http" and str(scope.get("path", "")).startswith(("/static/", "/health")):
             await self.app(scope, receive, send)
             return
-        cookie = read_cookies(scope).get(self.cookie_name)
-        clear_cookie = False
-        if cookie:
-            raw_id = self.store.unsign(cookie)
-            if raw_id is None:
-                state["auth_failure"] = "invalid"
-                clear_cookie = True
-            else:
-                try:
-                    resolution = await self.store.resolve(raw_id)
-                except DatabaseError as exc:
-                    logger.error("session lookup failed", error=str(exc))
-                    if scope["type"] == "http":
-                        await error_response(scope, 503, "database_unavailable",
-                                             N_("The service is temporarily unavailable. Try again in a minute."))(
-                            scope, receive, send)
+        try:
+            bearer = _bearer(scope)
+            if bearer is not None:
+                if not await self._resolve_token(scope, receive, send, bearer):
                     return
-                if resolution.session is None:
-                    state["auth_failure"] = resolution.failure
-                    clear_cookie = True
-                else:
-                    state.update(user=resolution.session.user, session_id=resolution.session.session_id,
-                                 session=resolution.session)
+                await self.app(scope, receive, send)
+                return
+            clear_cookie = await self._resolve_cookie(scope)
+        except DatabaseError as exc:
+            logger.error("credential lookup failed", error=str(exc))
+            await self._reject(scope, receive, send, 503, "database_unavailable",
+                               N_("The service is temporarily unavailable. Try again in a minute."))
+            return
         if not clear_cookie or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -67,3 +86,51 @@ class SessionAuthMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_clearing)
+
+    async def _resolve_cookie(self, scope: Scope) -> bool:
+        """Fill the state from the session cookie; return True when the cookie should be cleared."""
+        state = scope["state"]
+        cookie = read_cookies(scope).get(self.cookie_name)
+        if not cookie:
+            return False
+        raw_id = self.svc.sessions.unsign(cookie)
+        if raw_id is None:
+            state["auth_failure"] = "invalid"
+            return True
+        resolution = await self.svc.sessions.resolve(raw_id)
+        if resolution.session is None:
+            state["auth_failure"] = resolution.failure
+            return True
+        state.update(user=resolution.session.user, session_id=resolution.session.session_id,
+                     session=resolution.session, auth_method="session")
+        return False
+
+    async def _resolve_token(self, scope: Scope, receive: Receive, send: Send, secret: str) -> bool:
+        """Fill the state from a bearer token; return False when the request was already answered (throttled)."""
+        state = scope["state"]
+        ip = _client_ip(scope)
+        verdict = self.svc.throttle.check_ip(ip)
+        if not verdict.allowed:
+            logger.warning("token auth throttled", ip=ip, retry_after=verdict.retry_after_s)
+            await self._reject(scope, receive, send, 429, "rate_limited", THROTTLED,
+                               headers={"Retry-After": str(verdict.retry_after_s)},
+                               params={"seconds": verdict.retry_after_s})
+            return False
+        resolution = await self.svc.tokens.resolve(secret)
+        if resolution.user is None or resolution.token is None:
+            self.svc.throttle.record_failure("", ip)
+            self.svc.counters["token_auth_failures_total"] += 1
+            state["auth_failure"] = resolution.failure or "invalid"
+            logger.warning("token auth failed", ip=ip, reason=state["auth_failure"],
+                           token_id=resolution.token.id if resolution.token else None)
+            return True
+        state.update(user=resolution.user, session_id=resolution.token.handle, token=resolution.token,
+                     auth_method="token")
+        return True
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str,
+                      headers: dict[str, str] | None = None, params: dict[str, object] | None = None) -> None:
+        if scope["type"] == "websocket":
+            await reject_websocket(scope, send, status, code)
+            return
+        await error_response(scope, status, code, message, headers=headers, params=params)(scope, receive, send)

@@ -58,6 +58,8 @@ class SessionStore:
         self.clock = clock
         self._signer = Signer(settings.secret_key, salt="session-cookie", digest_method=hashlib.sha256)
         self._listeners: list[RevocationListener] = []
+        # Other credentials of a user (device tokens) whose live calls must also end when the user is revoked.
+        self.extra_handles: Callable[[int], Awaitable[list[str]]] | None = None
 
     # --- cookie ---
     def sign(self, raw_id: str) -> str:
@@ -117,7 +119,8 @@ class SessionStore:
         rows = await self.db.fetchall("SELECT id_hash FROM sessions WHERE user_id = ?", (user_id,))
         ids = [str(r["id_hash"]) for r in rows if r["id_hash"] != except_session]
         await self._delete(ids)
-        await self._notify(ids)
+        extra = await self.extra_handles(user_id) if self.extra_handles else []
+        await self._notify(ids + extra)
         if ids:
             logger.info("sessions revoked", user_id=user_id, count=len(ids))
         return len(ids)
@@ -149,6 +152,10 @@ class SessionStore:
     # --- listeners (e.g. the voice call registry closes a revoked session's calls) ---
     def add_revocation_listener(self, listener: RevocationListener) -> None:
         self._listeners.append(listener)
+
+    async def notify_revoked(self, handles: list[str]) -> None:
+        """Tell the listeners that these credentials (session ids or token handles) no longer grant access."""
+        await self._notify(handles)
 
     async def _delete(self, ids: Sequence[str]) -> None:
         for id_hash in ids:

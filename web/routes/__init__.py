@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from web.routes import api, auth, errors, health, pages
+from web.routes import api, auth, errors, health, pages, tokens
 from web.templating import STATIC_DIR
 
 
@@ -14,6 +14,7 @@ def get_routes() -> list[BaseRoute]:
         *pages.routes,
         *auth.routes,
         *api.routes,
+        *tokens.routes,
         *health.routes,
         *errors.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),

@@ -33,7 +33,11 @@ async def set_language(request: Request) -> Response:
 
 
 async def status_badges(request: Request) -> Response:
-    return render(request, "partials/status_badges.html")
+    try:
+        service_ok = await request.app.state.db.ping(timeout=1.0)
+    except Exception:  # any database failure shows as a degraded service, never as an error page
+        service_ok = False
+    return render(request, "partials/status_badges.html", {"service_ok": service_ok})
 
 
 routes: list[BaseRoute] = [

@@ -19,10 +19,13 @@ def wants_json(scope: Scope) -> bool:
 
 
 def error_response(
-    scope: Scope, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    scope: Scope, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+    params: dict[str, object] | None = None,
 ) -> Response:
     """`message` is an English msgid; the body carries the user's language (zh-CN by default)."""
-    text = gettext(message)
+    text = gettext(message) % params if params else gettext(message)
+    if params:
+        message = message % params
     if wants_json(scope):
         return JSONResponse({"error": {"code": code, "message": text, "message_en": message}}, status_code=status,
                             headers=headers)
