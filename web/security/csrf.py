@@ -57,6 +57,10 @@ class CSRFMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        if path.startswith(("/health", "/static/", "/metrics")) and scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)  # probes and assets need no token (and get no cookie)
+            return
         headers = dict(scope.get("headers", []))
         cookies = read_cookies(scope)
         seed = cookies.get(self.cookie_name, "")
