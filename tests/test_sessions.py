@@ -128,7 +128,9 @@ async def test_password_change_ends_the_other_sessions(app: Any) -> None:
         assert (await second.get("/")).status_code == 303
 
 
-async def test_disabling_an_account_ends_its_sessions_and_notifies_listeners(app: Any, client: httpx.AsyncClient) -> None:
+async def test_disabling_an_account_ends_its_sessions_and_notifies_listeners(
+    app: Any, client: httpx.AsyncClient
+) -> None:
     revoked: list[str] = []
 
     async def listener(ids: list[str]) -> None:

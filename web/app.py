@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from web.accounts.users import AccountError
 from web.auth.middleware import SessionAuthMiddleware
+from web.auth.oidc.service import build_sso
 from web.auth.sessions import cookie_name
 from web.i18n import LocaleMiddleware
 from web.routes import get_routes
@@ -66,6 +67,7 @@ async def _purge_sessions_periodically(svc: Services) -> None:
 def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> Starlette:
     settings = settings or load_settings()
     svc = build_services(settings, clock)
+    sso = build_sso(settings, svc.db, clock)  # single sign-on providers (none unless OIDC_PROVIDERS is set)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             yield
         finally:
             purge.cancel()
+            await sso.aclose()
             await svc.db.close()
             svc.passwords.close()
             logger.info("app stopped")
@@ -105,4 +108,5 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     app.state.session_store = svc.sessions
     app.state.db = svc.db
     app.state.clock = clock
+    app.state.sso = sso
     return app

@@ -42,4 +42,43 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX IF NOT EXISTS api_tokens_user_id ON api_tokens (user_id)",
     ],
+    [  # single sign-on: (issuer, subject) → account, and the ID tokens kept for RP-initiated logout
+        """CREATE TABLE IF NOT EXISTS oidc_identities (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            issuer TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            provider TEXT NOT NULL,
+            email TEXT NOT NULL DEFAULT '',
+            created_at DOUBLE PRECISION NOT NULL,
+            last_login_at DOUBLE PRECISION,
+            UNIQUE (issuer, subject)
+        )""",
+        "CREATE INDEX IF NOT EXISTS oidc_identities_user_id ON oidc_identities (user_id)",
+        """CREATE TABLE IF NOT EXISTS oidc_logout_hints (
+            handle_hash TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            id_token TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS oidc_logout_hints_created_at ON oidc_logout_hints (created_at)",
+    ],
+    [  # diagnostics reports (web/diagnostics/store.py): one row per run, one row per check result
+        """CREATE TABLE IF NOT EXISTS diagnostic_reports (
+            id TEXT PRIMARY KEY,
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL,
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            source TEXT NOT NULL DEFAULT 'browser',
+            meta TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX IF NOT EXISTS diagnostic_reports_created_at ON diagnostic_reports (created_at)",
+        """CREATE TABLE IF NOT EXISTS diagnostic_results (
+            report_id TEXT NOT NULL REFERENCES diagnostic_reports(id) ON DELETE CASCADE,
+            check_id TEXT NOT NULL,
+            measured_at DOUBLE PRECISION NOT NULL,
+            result TEXT NOT NULL,
+            PRIMARY KEY (report_id, check_id)
+        )""",
+    ],
 ]

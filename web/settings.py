@@ -76,6 +76,16 @@ class Settings:
     max_calls_per_user: int = 2
     max_calls_per_process: int = 16
 
+    # single sign-on (OpenID Connect); per-provider variables are parsed by web/auth/oidc/config.py
+    oidc_providers: tuple[str, ...] = ()  # names, e.g. entra,google; each has OIDC_<NAME>_ISSUER etc.
+    oidc_auto_create_users: bool = True  # first sign-in creates an account (else: only linked accounts)
+    oidc_link_by_verified_email: bool = False  # link to the account with the same email if the IdP verified it
+    oidc_http_timeout_s: float = 5.0  # per call to a provider (discovery, keys, token)
+    oidc_metadata_ttl_s: int = 3600  # discovery document and signing keys are cached this long
+    oidc_login_timeout_s: int = 600  # a started sign-in must come back from the provider within this time
+    # The OIDC_<NAME>_* variables, collected by load_settings (their names depend on OIDC_PROVIDERS).
+    oidc_provider_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
@@ -168,6 +178,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
             values[spec.name] = _coerce(spec.name.upper(), raw, getattr(defaults, spec.name))
     if "PORT" not in source and "APP_PORT" in source:
         values["port"] = _coerce("APP_PORT", source["APP_PORT"], 0)
+    known = {spec.name.upper() for spec in fields(Settings)}
+    values["oidc_provider_env"] = tuple(sorted(
+        (key, value) for key, value in source.items() if key.startswith("OIDC_") and key not in known and value))
     settings = Settings(**values)
     return validate(settings)
 
@@ -194,4 +207,7 @@ def validate(settings: Settings) -> Settings:
         raise SettingsError(
             "AZURE_OPENAI_REALTIME_DEPLOYMENT_NAME is required when AZURE_OPENAI_REALTIME_ENDPOINT is set"
         )
+    from web.auth.oidc.config import parse_providers  # imported here: that module imports this one
+
+    parse_providers(settings)  # a mistyped OIDC_* variable stops start-up with a message saying which
     return settings

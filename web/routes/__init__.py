@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from web.routes import api, auth, errors, health, pages, tokens
+from web.routes import api, auth, diagnostics, errors, health, pages, sso, tokens
 from web.templating import STATIC_DIR
 
 
@@ -13,9 +13,11 @@ def get_routes() -> list[BaseRoute]:
     return [
         *pages.routes,
         *auth.routes,
+        *sso.routes,
         *api.routes,
         *tokens.routes,
         *health.routes,
+        *diagnostics.routes,
         *errors.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         Route("/favicon.ico", errors.favicon, methods=["GET"], name="favicon"),
