@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import statistics
+import sys
 import time
 
 import httpx
@@ -28,26 +30,38 @@ async def _wrong_login(base_url: str, i: int) -> int:
         return response.status_code
 
 
+# The probe runs in its own process, like a platform's health check: in the test's own event loop it would also
+# measure the test's client work (creating 20 TLS-capable httpx clients blocks a loop for a second on its own).
+_PROBE = """
+import json, sys, time, httpx
+url, seconds = sys.argv[1], float(sys.argv[2])
+latencies = []
+with httpx.Client(timeout=2) as client:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        started = time.perf_counter()
+        assert client.get(url).json() == {"status": "ok"}
+        latencies.append(time.perf_counter() - started)
+        time.sleep(0.05)
+print(json.dumps(latencies))
+"""
+
+
 @pytest.mark.slow
 async def test_health_stays_fast_during_a_login_flood(live_server_factory: LiveServerFactory) -> None:  # noqa: F811
     server = live_server_factory(PRODUCTION_HASHING)
-    latencies: list[float] = []
-    flood_done = asyncio.Event()
-
-    async def poll_health() -> None:
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=2) as client:
-            while not flood_done.is_set():
-                started = time.perf_counter()
-                response = await client.get("/health")
-                latencies.append(time.perf_counter() - started)
-                assert response.json() == {"status": "ok"}
-                await asyncio.sleep(0.05)
-
-    poller = asyncio.create_task(poll_health())
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _PROBE, server.url("/health"), "4", stdout=asyncio.subprocess.PIPE)
+    started = time.monotonic()
     statuses = await asyncio.gather(*(_wrong_login(server.base_url, i) for i in range(20)))
-    flood_done.set()
-    await poller
+    flood_s = time.monotonic() - started
+    out, _err = await probe.communicate()
+    latencies = json.loads(out)
     assert set(statuses) <= {401, 503}, statuses  # wrong password, or "busy, retry" when the hash queue is full
-    assert len(latencies) >= 10
-    p99 = statistics.quantiles(latencies, n=100)[98]
-    assert p99 < 0.1, f"/health p99 {p99 * 1000:.0f} ms during the flood"
+    assert flood_s > 2, "the flood finished too early to overlap the probe"
+    assert len(latencies) >= 20
+    # Hashing on the event loop would hold every probe for ~250 ms (one hash at a time): the median catches that
+    # whatever else the machine is doing; the tail bound leaves room for a noisy 2-core machine.
+    cuts = statistics.quantiles(latencies, n=100)
+    median, p95 = statistics.median(latencies), cuts[94]
+    assert median < 0.05 and p95 < 0.25, f"/health median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms"

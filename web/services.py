@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -36,7 +37,8 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         time_cost=settings.password_hash_time_cost,
         memory_kib=settings.password_hash_memory_kib,
         parallelism=settings.password_hash_parallelism,
-        concurrency=settings.password_hash_concurrency,
+        # Each argon2 hash already runs `parallelism` threads; more hashes at once only queue for the same cores.
+        concurrency=settings.password_hash_concurrency or max(1, (os.cpu_count() or 2) // 2),
     )
     sessions = SessionStore(db, settings, clock)
     tokens = TokenStore(db, clock)

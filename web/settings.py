@@ -49,7 +49,7 @@ class Settings:
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
     password_hash_parallelism: int = 4
-    password_hash_concurrency: int = 2
+    password_hash_concurrency: int = 0  # 0 = one hash at a time per two CPU cores (at least one)
     max_body_bytes: int = 256 * 1024
 
     # monitor
