@@ -45,6 +45,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "password_hash_parallelism": 1,
         "realtime_upstream": "echo",
         "rtc_host_addresses": ("127.0.0.1",),
+        # In-process tests share pytest's event loop; the watchdog's own tests run it in subprocesses.
+        "watchdog_timeout_s": 0.0,
     }
     values.update(overrides)
     return Settings(**values)

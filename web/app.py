@@ -19,6 +19,10 @@ from web.auth.middleware import SessionAuthMiddleware
 from web.auth.oidc.service import build_sso
 from web.auth.sessions import cookie_name
 from web.i18n import LocaleMiddleware
+from web.logs import setup_logging
+from web.media.realtime import realtime_stats
+from web.middleware.request_context import RequestContextMiddleware
+from web.monitor.monitoring import Monitoring
 from web.routes import get_routes
 from web.routes.errors import http_error, server_error
 from web.security.csrf import CSRFMiddleware
@@ -64,9 +68,27 @@ async def _purge_sessions_periodically(svc: Services) -> None:
             logger.exception("session purge failed")
 
 
+def _register_gauges(monitoring: Monitoring, svc: Services) -> None:
+    counters = svc.counters
+    monitoring.register_gauge("login_throttled_total", "Sign-in attempts refused by the throttle.",
+                              lambda: counters["login_throttled_total"], kind="counter")
+    monitoring.register_gauge("token_auth_failures_total", "Bearer requests with an unknown, expired or revoked token.",
+                              lambda: counters["token_auth_failures_total"], kind="counter")
+    monitoring.register_gauge("realtime_sessions_active", "Conversations open to the realtime upstream.",
+                              lambda: realtime_stats().get("sessions_active", 0))
+    monitoring.register_gauge("realtime_upstream_errors_total", "Upstream failures (handshake, stall, close).",
+                              lambda: realtime_stats().get("upstream_errors_total", 0), kind="counter")
+    monitoring.register_gauge("realtime_reconnects_total", "Transparent upstream reconnects.",
+                              lambda: realtime_stats().get("reconnects", 0), kind="counter")
+
+
 def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> Starlette:
     settings = settings or load_settings()
+    # Logging is set up here, not in the CLI, because the Procfile and Dockerfile start uvicorn directly.
+    log_pipeline = setup_logging(settings)
     svc = build_services(settings, clock)
+    monitoring = Monitoring(settings, active_sessions=svc.sessions.count_active, log_pipeline=log_pipeline)
+    _register_gauges(monitoring, svc)
     sso = build_sso(settings, svc.db, clock)  # single sign-on providers (none unless OIDC_PROVIDERS is set)
 
     @asynccontextmanager
@@ -74,6 +96,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         version = await svc.db.migrate()
         await ensure_demo_user(svc)
         purge = asyncio.create_task(_purge_sessions_periodically(svc), name="session-purge")
+        await monitoring.start()
         logger.info("app started", version=APP_VERSION, env=settings.app_env, database=svc.db.kind,
                     schema_version=version, voice_mode=settings.voice_mode)
         try:
@@ -81,9 +104,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         finally:
             purge.cancel()
             await sso.aclose()
+            await monitoring.stop()
             await svc.db.close()
             svc.passwords.close()
             logger.info("app stopped")
+            await log_pipeline.aclose(timeout=5.0)
 
     secure = settings.is_production
     middleware = [
@@ -102,11 +127,16 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )
-    app.outer = [lambda inner: SecurityHeadersMiddleware(inner, production=secure)]
+    app.outer = [
+        lambda inner: RequestContextMiddleware(inner, monitoring.http),
+        lambda inner: SecurityHeadersMiddleware(inner, production=secure),
+    ]
     app.state.settings = settings
     app.state.services = svc
     app.state.session_store = svc.sessions
     app.state.db = svc.db
     app.state.clock = clock
+    app.state.monitoring = monitoring
+    app.state.log_pipeline = log_pipeline
     app.state.sso = sso
     return app

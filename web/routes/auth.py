@@ -82,6 +82,7 @@ async def login_submit(request: Request) -> Response:
     if not verdict.allowed:
         logger.warning("login throttled", email=email, ip=ip, retry_after=verdict.retry_after_s)
         svc.counters["login_throttled_total"] += 1
+        request.app.state.monitoring.record_login_failure("throttled")
         return _login_form(request, status=429, error=gettext(THROTTLED) % {"seconds": verdict.retry_after_s},
                            email=email, next_url=next_url, headers={"Retry-After": str(verdict.retry_after_s)})
     try:
@@ -93,6 +94,7 @@ async def login_submit(request: Request) -> Response:
     if found is None or not verified or found[0].disabled:
         svc.throttle.record_failure(email, ip)
         svc.counters["login_failures_total"] += 1
+        request.app.state.monitoring.record_login_failure()
         logger.warning("login failed", email=email, ip=ip, method="password")
         return _login_form(request, status=401, error=gettext(LOGIN_FAILED), email=email, next_url=next_url)
     user, password_hash = found
