@@ -9,6 +9,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from web.cli_diagnose import add_parser as add_diagnose_parser
+from web.cli_diagnose import run as run_diagnose
 from web.settings import SettingsError, load_settings
 
 
@@ -124,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     setpw = actions.add_parser("set-password", help="set a new password and end the account's sessions")
     setpw.add_argument("email")
     setpw.add_argument("--password")
+    add_diagnose_parser(sub)
     return parser
 
 
@@ -131,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "diagnose":
+        return run_diagnose(args)
     try:
         return asyncio.run(_users(args))
     except SettingsError as exc:

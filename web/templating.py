@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from web.i18n import N_, LOCALE_NAMES, LOCALES, gettext, ngettext
+from web.i18n import LOCALE_NAMES, LOCALES, N_, gettext, ngettext
 from web.settings import APP_VERSION
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"

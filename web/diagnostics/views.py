@@ -1,0 +1,118 @@
+"""Request-side helpers for the diagnostics routes: what this server offers, who is asking, the server-run checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import WebSocketRoute
+
+from web.diagnostics import rules_quality, upstream_check
+from web.diagnostics.access import COOKIE, owned_ids
+from web.diagnostics.catalog import BY_ID, PAGE_CHECKS
+from web.diagnostics.evaluate import Context, evaluate
+from web.diagnostics.model import SKIP, CheckResult
+from web.diagnostics.present import NEEDS_LOGIN, Row, row
+from web.diagnostics.rules_call import NOT_AVAILABLE
+from web.diagnostics.server_view import call_view
+from web.diagnostics.store import ReportStore, StoredReport
+from web.diagnostics.useragent import parse_user_agent
+from web.diagnostics.values import Values, clean_json
+from web.security.cookies import read_cookies
+
+CALLS_PATH = "/v1/realtime/calls"
+WEBSOCKET_PATH = "/v1/realtime"
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+def store(request: Request) -> ReportStore:
+    return ReportStore(request.app.state.db, request.app.state.clock)
+
+
+def calls_available(request: Request) -> bool:
+    has_route = any(getattr(r, "path", None) == CALLS_PATH for r in request.app.routes)
+    return has_route and getattr(request.app.state, "calls", None) is not None
+
+
+def websocket_available(request: Request) -> bool:
+    return any(isinstance(r, WebSocketRoute) and r.path == WEBSOCKET_PATH for r in request.app.routes)
+
+
+def context(request: Request) -> Context:
+    session = getattr(request.state, "session", None)
+    remaining = session.expires_at - request.app.state.clock() if session is not None else None
+    return Context(user_agent=parse_user_agent(request.headers.get("user-agent", "")),
+                   signed_in=request.state.user is not None, session_remaining_s=remaining,
+                   auth_failure=str(getattr(request.state, "auth_failure", "") or ""),
+                   websocket_available=websocket_available(request))
+
+
+def owns(request: Request, report: StoredReport) -> bool:
+    """The browser that ran it, its signed-in owner, or an admin."""
+    user = request.state.user
+    if user is not None and (user.is_admin or report.user_id == user.id):
+        return True
+    cookie = read_cookies(request.scope).get(COOKIE)
+    return report.id in owned_ids(request.app.state.settings.secret_key, cookie)
+
+
+def may_write(request: Request, report_id: str) -> bool:
+    cookie = read_cookies(request.scope).get(COOKIE)
+    return report_id in owned_ids(request.app.state.settings.secret_key, cookie)
+
+
+async def read_payload(request: Request) -> tuple[str, dict[str, Any]]:
+    """(report_id, values) from a form post (the page: `report_id` + `payload` JSON) or a JSON body (the CLI)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        raw = await request.body()
+        try:
+            body = json.loads(raw or b"{}") if len(raw) <= MAX_PAYLOAD_BYTES else {}
+        except ValueError:  # not JSON: treated as no measurement, which the rules report as "not measured"
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        values = body.get("values")
+        return str(body.get("report_id") or ""), values if isinstance(values, dict) else {}
+    form = await request.form(max_files=0, max_fields=10, max_part_size=MAX_PAYLOAD_BYTES)
+    text = str(form.get("payload") or "{}")
+    try:
+        values = json.loads(text)
+    except ValueError:
+        values = {}
+    return str(form.get("report_id") or ""), values if isinstance(values, dict) else {}
+
+
+async def _server_view(request: Request, values: Values) -> CheckResult:
+    registry = getattr(request.app.state, "calls", None)
+    if registry is None or not calls_available(request):
+        return rules_quality.server_view(None, available=False)
+    call = registry.get(values.text("call_id", limit=80))
+    if call is None or call.user_id != request.state.user.id:
+        return rules_quality.server_view(None)
+    view = await call_view(call, include_addresses=values.flag("include_ips") is True)
+    result = rules_quality.server_view(view)
+    browser = clean_json(values.raw.get("browser"))
+    return CheckResult(result.check_id, result.status, result.value, result.fixes,
+                       {**result.data, "browser": browser if isinstance(browser, Mapping) else {}})
+
+
+async def run_check(request: Request, check_id: str, values: Values) -> CheckResult:
+    spec = BY_ID[check_id]
+    if spec.needs_login and request.state.user is None:
+        return CheckResult(check_id, SKIP, NEEDS_LOGIN)
+    if spec.needs_calls and not calls_available(request):
+        return CheckResult(check_id, SKIP, NOT_AVAILABLE)
+    if check_id == "upstream":
+        return await upstream_check.run(request.app.state.settings)
+    if check_id == "server_view":
+        return await _server_view(request, values)
+    result = evaluate(check_id, values, context(request))
+    return result if result is not None else CheckResult(check_id, SKIP)
+
+
+def page_rows(report: StoredReport | None = None) -> list[tuple[Row, bool, str]]:
+    """(row, needs_login, kind) for every page check, with results when a report is given."""
+    return [(row(spec, report.result(spec.id) if report else None), spec.needs_login, spec.kind)
+            for spec in PAGE_CHECKS]

@@ -1,0 +1,190 @@
+"""The diagnostics checklist (`/diagnostics`, open to anyone), its saved reports, and the support lookup.
+
+    GET  /diagnostics                         the page; every row pending (redirects from the predecessor's pages)
+    POST /diagnostics/reports                 start a report → {id, display_id}; the browser gets an owner cookie
+    POST /diagnostics/checks/{check}          measured values (form: report_id + payload JSON, or a JSON body) →
+                                              the verdict as the row fragment, or JSON when Accept asks for it
+    POST /diagnostics/reports/{id}/finish     browser/OS, microphone settings, candidate pair → the summary fragment
+    GET  /diagnostics/reports/{id}[.json|.txt]  the printable report, its JSON download, its text
+    GET  /support/reports[/{id}]              admins: look a report up, with the server's logs and upstream errors
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from loguru import logger
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from web.auth.guards import admin_required
+from web.diagnostics import views
+from web.diagnostics.access import COOKIE, CreateLimiter, cookie_with
+from web.diagnostics.catalog import BY_ID, FAILURE_MODES
+from web.diagnostics.export import facts, report_json, report_text
+from web.diagnostics.present import row, rows, summary
+from web.diagnostics.report_id import display_id, normalize_report_id
+from web.diagnostics.store import StoredReport
+from web.diagnostics.support import support_context
+from web.diagnostics.useragent import parse_user_agent
+from web.diagnostics.values import Values, clean_json
+from web.i18n import N_, gettext
+from web.security.cookies import read_cookies, set_cookie_header
+from web.settings import APP_VERSION
+from web.templating import render
+
+TOO_MANY = N_("Too many diagnostics runs from this address. Please wait a while and try again.")
+NO_REPORT = N_("No report with this ID.")
+_limiters: weakref.WeakKeyDictionary[Any, CreateLimiter] = weakref.WeakKeyDictionary()  # one per app instance
+_JSON = {"Cache-Control": "no-store"}
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+async def page(request: Request) -> Response:
+    modes = [(gettext(label), [gettext(BY_ID[c].title) for c in checks]) for label, checks in FAILURE_MODES]
+    return render(request, "pages/diagnostics.html", {
+        "rows": views.page_rows(), "failure_modes": modes, "calls_available": views.calls_available(request),
+        "websocket_available": views.websocket_available(request),
+        "auth_failure": str(getattr(request.state, "auth_failure", "") or ""),
+    })
+
+
+async def legacy_redirect(request: Request) -> Response:
+    return RedirectResponse(request.url_for("diagnostics").path, status_code=301)
+
+
+async def create_report(request: Request) -> Response:
+    client = request.client.host if request.client else "?"
+    limiter = _limiters.setdefault(request.app, CreateLimiter())
+    if not limiter.allow(client):
+        return JSONResponse({"error": {"code": "rate_limited", "message": gettext(TOO_MANY)}}, status_code=429,
+                            headers=_JSON)
+    ua = parse_user_agent(request.headers.get("user-agent", ""))
+    user = request.state.user
+    source = "cli" if request.headers.get("x-diagnostics-client") == "cli" else "browser"
+    meta = {"app_version": APP_VERSION, "browser": "python -m web diagnose" if source == "cli" else ua.browser_label(),
+            "os": ua.os_label(), "user_agent": ua.raw, "locale": getattr(request.state, "locale", "")}
+    report_id = await views.store(request).create(user_id=user.id if user else None, source=source, meta=meta)
+    logger.info("diagnostics report started", report_id=report_id, source=source)
+    response = JSONResponse({"id": report_id, "display_id": display_id(report_id),
+                             "url": request.url_for("diagnostics_report", report_id=report_id).path}, headers=_JSON)
+    settings = request.app.state.settings
+    value = cookie_with(settings.secret_key, read_cookies(request.scope).get(COOKIE), report_id)
+    response.raw_headers.append(set_cookie_header(COOKIE, value, max_age=30 * 24 * 3600,
+                                                  secure=settings.is_production))
+    return response
+
+
+async def check(request: Request) -> Response:
+    check_id = request.path_params["check_id"]
+    spec = BY_ID.get(check_id)
+    if spec is None or spec.kind == "local":
+        return JSONResponse({"error": {"code": "unknown_check"}}, status_code=404, headers=_JSON)
+    report_id, raw = await views.read_payload(request)
+    result = await views.run_check(request, check_id, Values(raw))
+    canonical = normalize_report_id(report_id) if report_id else None
+    if canonical and views.may_write(request, canonical):
+        user = request.state.user
+        await views.store(request).save_result(canonical, result, user.id if user else None)
+    if result.status == "fail":
+        logger.info("diagnostics check failed", check=check_id, report_id=canonical, value=result.to_json())
+    if _wants_json(request):
+        shown = row(spec, result)
+        return JSONResponse({**result.to_json(), "title": shown.title, "value_text": shown.value,
+                             "fix_texts": list(shown.fixes), "rule_text": shown.rule}, headers=_JSON)
+    return render(request, "partials/diag_row.html", {"row": row(spec, result), "needs_login": spec.needs_login,
+                                                      "kind": spec.kind})
+
+
+async def _owned_report(request: Request) -> StoredReport | None:
+    canonical = normalize_report_id(str(request.path_params["report_id"]))
+    report = await views.store(request).get(canonical) if canonical else None
+    return report if report is not None and views.owns(request, report) else None
+
+
+async def finish(request: Request) -> Response:
+    canonical = normalize_report_id(str(request.path_params["report_id"]))
+    if not canonical or not views.may_write(request, canonical):
+        return JSONResponse({"error": {"code": "not_found", "message": gettext(NO_REPORT)}}, status_code=404)
+    _ignored, raw = await views.read_payload(request)
+    values = Values(raw)
+    changes: dict[str, Any] = {"include_ips": values.flag("include_ips") is True}
+    for key in ("mic", "candidate_pair", "candidates"):
+        cleaned = clean_json(raw.get(key))
+        if isinstance(cleaned, dict):
+            if key == "candidate_pair" and not changes["include_ips"]:
+                cleaned = {k: v for k, v in cleaned.items() if "address" not in k}
+            changes[key] = cleaned
+    user = request.state.user
+    await views.store(request).update_meta(canonical, changes, user.id if user else None)
+    report = await views.store(request).get(canonical)
+    assert report is not None
+    failed = [r for r in rows(report.results) if r.status in ("fail", "warn")]
+    return render(request, "partials/diag_summary.html", {
+        "report": report, "display_id": display_id(report.id), "summary": summary(report.results), "failed": failed})
+
+
+async def report_page(request: Request) -> Response:
+    report = await _owned_report(request)
+    if report is None:
+        return render(request, "pages/error.html", {"status_code": 404, "title": gettext(N_("Page not found")),
+                                                    "message": gettext(NO_REPORT)}, status_code=404)
+    return render(request, "pages/report.html", {
+        "report": report, "display_id": display_id(report.id), "facts": facts(report),
+        "rows": rows(report.results), "summary": summary(report.results), "text": report_text(report)})
+
+
+async def report_download(request: Request) -> Response:
+    report = await _owned_report(request)
+    if report is None:
+        return JSONResponse({"error": {"code": "not_found", "message": gettext(NO_REPORT)}}, status_code=404)
+    name = f"diagnostics-{display_id(report.id)}.json"
+    return JSONResponse(report_json(report), headers={**_JSON, "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+async def report_plain(request: Request) -> Response:
+    report = await _owned_report(request)
+    if report is None:
+        return PlainTextResponse(gettext(NO_REPORT), status_code=404)
+    return PlainTextResponse(report_text(report), headers=_JSON)
+
+
+@admin_required
+async def support_lookup(request: Request) -> Response:
+    typed = request.query_params.get("id", "")
+    canonical = normalize_report_id(typed) if typed else None
+    if canonical:
+        return RedirectResponse(request.url_for("support_report", report_id=canonical).path, status_code=303)
+    return render(request, "pages/report_lookup.html", {"typed": typed, "invalid": bool(typed)})
+
+
+@admin_required
+async def support_report(request: Request) -> Response:
+    canonical = normalize_report_id(str(request.path_params["report_id"]))
+    report = await views.store(request).get(canonical) if canonical else None
+    if report is None:
+        return render(request, "pages/report_lookup.html", {"typed": request.path_params["report_id"],
+                                                             "invalid": True}, status_code=404)
+    return render(request, "pages/support_report.html", {
+        "report": report, "display_id": display_id(report.id), "facts": facts(report),
+        "rows": rows(report.results), "summary": summary(report.results), **await support_context(request, report)})
+
+
+routes: list[BaseRoute] = [
+    Route("/diagnostics", page, methods=["GET"], name="diagnostics"),
+    Route("/test-realtime.html", legacy_redirect, methods=["GET"], name="legacy_test_realtime"),
+    Route("/test-connection-fixed.html", legacy_redirect, methods=["GET"], name="legacy_test_connection"),
+    Route("/diagnostics/reports", create_report, methods=["POST"], name="diagnostics_reports"),
+    Route("/diagnostics/checks/{check_id}", check, methods=["POST"], name="diagnostics_check"),
+    Route("/diagnostics/reports/{report_id}/finish", finish, methods=["POST"], name="diagnostics_finish"),
+    Route("/diagnostics/reports/{report_id}.json", report_download, methods=["GET"], name="diagnostics_report_json"),
+    Route("/diagnostics/reports/{report_id}.txt", report_plain, methods=["GET"], name="diagnostics_report_text"),
+    Route("/diagnostics/reports/{report_id}", report_page, methods=["GET"], name="diagnostics_report"),
+    Route("/support/reports", support_lookup, methods=["GET"], name="support_reports"),
+    Route("/support/reports/{report_id}", support_report, methods=["GET"], name="support_report"),
+]
