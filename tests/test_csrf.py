@@ -59,3 +59,16 @@ async def test_bearer_requests_without_cookies_skip_csrf(client: httpx.AsyncClie
     client.cookies.clear()
     response = await client.post("/api/me", headers={"Authorization": "Bearer abc", "Origin": "https://x.example"})
     assert response.status_code == 405  # reached the router: the route itself decides (GET only here)
+
+
+async def test_a_device_keeping_the_csrf_seed_cookie_still_skips_csrf(client: httpx.AsyncClient) -> None:
+    await client.get("/login")  # a device's HTTP client that stores every cookie it is given
+    assert "csrf" in client.cookies and "sid" not in client.cookies
+    response = await client.post("/api/me", headers={"Authorization": "Bearer abc", "Origin": "https://x.example"})
+    assert response.status_code == 405
+
+
+async def test_a_session_cookie_cancels_the_bearer_exemption(client: httpx.AsyncClient) -> None:
+    await login(client)
+    response = await client.post("/logout", headers={"Authorization": "Bearer abc", "Origin": "https://x.example"})
+    assert response.status_code == 403

@@ -21,6 +21,7 @@ from web.auth.sessions import cookie_name
 from web.i18n import LocaleMiddleware
 from web.logs import setup_logging
 from web.media.realtime import realtime_stats
+from web.media.rtc.registry import CallRegistry
 from web.middleware.request_context import RequestContextMiddleware
 from web.monitor.monitoring import Monitoring
 from web.routes import get_routes
@@ -28,7 +29,7 @@ from web.routes.errors import http_error, server_error
 from web.security.csrf import CSRFMiddleware
 from web.security.headers import SecurityHeadersMiddleware
 from web.security.limits import BodySizeLimitMiddleware
-from web.services import Services, build_services
+from web.services import Services, build_services, credential_is_active
 from web.settings import APP_VERSION, Settings, load_settings
 
 
@@ -57,6 +58,24 @@ async def ensure_demo_user(svc: Services) -> None:
         logger.info("demo account created", email=settings.demo_user_email)
     except AccountError as exc:
         logger.warning("demo account not created", reason=str(exc))
+
+
+CREDENTIAL_SWEEP_S = 2.0
+
+
+async def _end_calls_of_revoked_credentials(svc: Services, calls: CallRegistry) -> None:
+    """Revocations made in this process reach the calls at once through the listeners; this sweep catches those made
+    elsewhere (`python -m web users disable` from a shell, another worker) and expired sessions."""
+    while True:
+        await asyncio.sleep(CREDENTIAL_SWEEP_S)
+        handles = {c.session_id for c in calls.live_calls() if c.session_id}
+        try:
+            stale = [h for h in handles if not await credential_is_active(svc, h)]
+        except Exception:
+            logger.exception("credential sweep failed")
+            continue
+        if stale:
+            await calls.close_for_sessions(stale)
 
 
 async def _purge_sessions_periodically(svc: Services) -> None:
@@ -88,7 +107,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     log_pipeline = setup_logging(settings)
     svc = build_services(settings, clock)
     monitoring = Monitoring(settings, active_sessions=svc.sessions.count_active, log_pipeline=log_pipeline)
+    calls = CallRegistry(settings)
+    svc.sessions.add_revocation_listener(calls.close_for_sessions)
     _register_gauges(monitoring, svc)
+    monitoring.register_gauge("voice_calls_active", "Voice calls open (WebRTC and WebSocket).",
+                              lambda: len(calls.live_calls()))
     sso = build_sso(settings, svc.db, clock)  # single sign-on providers (none unless OIDC_PROVIDERS is set)
 
     @asynccontextmanager
@@ -97,12 +120,16 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         await ensure_demo_user(svc)
         purge = asyncio.create_task(_purge_sessions_periodically(svc), name="session-purge")
         await monitoring.start()
+        await calls.start()
+        sweep = asyncio.create_task(_end_calls_of_revoked_credentials(svc, calls), name="credential-sweep")
         logger.info("app started", version=APP_VERSION, env=settings.app_env, database=svc.db.kind,
                     schema_version=version, voice_mode=settings.voice_mode)
         try:
             yield
         finally:
             purge.cancel()
+            sweep.cancel()
+            await calls.close_all("shutdown")
             await sso.aclose()
             await monitoring.stop()
             await svc.db.close()
@@ -117,7 +144,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Middleware(LocaleMiddleware),
         Middleware(CSRFMiddleware, secret=settings.secret_key,
                    cookie_name="__Host-csrf" if secure else "csrf", secure=secure,
-                   public_origin=settings.public_origin),
+                   public_origin=settings.public_origin, session_cookie_name=cookie_name(settings)),
         Middleware(SessionAuthMiddleware, services=svc, cookie_name=cookie_name(settings), secure=secure),
     ]
     app = App(
@@ -137,6 +164,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     app.state.db = svc.db
     app.state.clock = clock
     app.state.monitoring = monitoring
+    app.state.calls = calls
     app.state.log_pipeline = log_pipeline
     app.state.sso = sso
     return app

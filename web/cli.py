@@ -36,6 +36,9 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,  # one access record per request comes from the app's request-context middleware
         timeout_graceful_shutdown=10,
         ws_max_size=16 * 1024 * 1024,
+        # Notice a vanished WebSocket client within ~10 s (uvicorn's default is 20 s + 20 s).
+        ws_ping_interval=5.0,
+        ws_ping_timeout=5.0,
     )
     return 0
 

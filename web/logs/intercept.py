@@ -44,6 +44,10 @@ class InterceptHandler(logging.Handler):
             message = record.getMessage()
         except Exception:  # a bad %-format in a library must not kill the caller
             message = str(record.msg)
+        if record.name.startswith("uvicorn") and message.startswith("ASGI callable returned without"):
+            # uvicorn reports every refused WebSocket upgrade (401/403/429 sent as an HTTP response) as an error
+            # (uvicorn PR #3138); the refusal itself is logged by the app, so this is noise, not a fault.
+            level = "DEBUG"
         logger.bind(logger=record.name).opt(depth=depth, exception=record.exc_info).log(level, message)
 
 

@@ -40,6 +40,7 @@ _TRIGGERS = (
     "sid",
     "eyj",
     "sk-",
+    "sgv_",
 )
 
 # A quoted string (with escapes) or a bare token.
@@ -55,6 +56,9 @@ _QUOTED_PAIR = re.compile(r"([\"'])([\w-]{1,64})\1(\s*:\s*)" + _VALUE)  # "key":
 _BARE_PAIR = re.compile(r"(?<![\w-])([A-Za-z_][\w-]{0,63})(\s*[=:]\s*)" + _VALUE)  # key=value  /  key: value
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 _OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")
+# Our device tokens, and the browser WebSocket form that carries a key in the subprotocol header.
+_DEVICE_TOKEN = re.compile(r"\bsgv_[A-Za-z0-9_-]{8,}")
+_SUBPROTOCOL_KEY = re.compile(r"(?i)(openai-insecure-api-key\.)[^\s,;'\"]+")
 
 
 def is_secret_key(key: str) -> bool:
@@ -89,6 +93,8 @@ def redact_text(text: str) -> str:
     text = _QUOTED_PAIR.sub(_mask_quoted, text)
     text = _BARE_PAIR.sub(_mask_bare, text)
     text = _JWT.sub(REDACTED, text)
+    text = _SUBPROTOCOL_KEY.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    text = _DEVICE_TOKEN.sub(REDACTED, text)
     return _OPENAI_KEY.sub(REDACTED, text)
 
 

@@ -6,8 +6,8 @@ Two independent checks, both required:
 2. A token: HMAC(secret, seed) where the seed is a random value in an HttpOnly cookie. Pages embed the token in a
    meta tag (htmx and our JS send it as `X-CSRF-Token`) and in a hidden `csrf_token` field (forms work without JS).
 
-Requests that carry `Authorization: Bearer` and no cookie are not CSRF-able (a browser never adds that header on its
-own) and skip both checks; the route authenticates the bearer token itself.
+Requests that carry `Authorization: Bearer` and no session cookie are not CSRF-able (a browser never adds that
+header on its own) and skip both checks; the route authenticates the bearer token itself.
 """
 
 from __future__ import annotations
@@ -46,8 +46,10 @@ def request_origin(scope: Scope, public_origin: str) -> str:
 
 
 class CSRFMiddleware:
-    def __init__(self, app: ASGIApp, *, secret: str, cookie_name: str, secure: bool, public_origin: str) -> None:
+    def __init__(self, app: ASGIApp, *, secret: str, cookie_name: str, secure: bool, public_origin: str,
+                 session_cookie_name: str = "sid") -> None:
         self.app = app
+        self.session_cookie_name = session_cookie_name
         self.secret = secret
         self.cookie_name = cookie_name
         self.secure = secure
@@ -73,7 +75,9 @@ class CSRFMiddleware:
         state["csrf_rotate"] = False
 
         method = scope["method"]
-        bearer_only = headers.get(b"authorization", b"").lower().startswith(b"bearer ") and not cookies
+        # A browser never adds Authorization on its own; only an ambient session cookie makes a request forgeable.
+        bearer_only = (headers.get(b"authorization", b"").lower().startswith(b"bearer ")
+                       and self.session_cookie_name not in cookies)
         if method not in SAFE_METHODS and not bearer_only:
             reason = self._origin_problem(scope, headers)
             if not reason:

@@ -1,0 +1,56 @@
+"""The slice of the realtime upstream (web/media/realtime, helper H1) that a call uses, as a typing Protocol.
+
+Calls depend on this Protocol and on a factory, never on a concrete class, so tests and the benchmark can plug in
+their own sessions, and the upstream's internals can change without touching the media path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+from web.settings import Settings
+
+Event = dict[str, Any]
+
+
+class RealtimeSessionLike(Protocol):
+    closed: asyncio.Event
+    close_reason: str | None
+
+    async def start(self) -> None: ...
+
+    async def send_client_event(self, event: Event) -> None: ...
+
+    async def append_audio(self, pcm16_24k_mono: bytes) -> None: ...
+
+    def events(self) -> AsyncIterator[Event]: ...
+
+    async def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None: ...
+
+    async def close(self, reason: str) -> None: ...
+
+
+SessionFactory = Callable[..., RealtimeSessionLike]
+
+
+def default_session_factory() -> SessionFactory:
+    """H1's `create_realtime_session(settings, *, user_id, log_context)`; imported late so this package loads (and
+    its unit tests run) without the upstream package."""
+    from web.media.realtime import create_realtime_session
+
+    factory: SessionFactory = create_realtime_session
+    return factory
+
+
+def make_session(factory: SessionFactory, settings: Settings, user_id: int, log_context: dict[str, Any]) -> Any:
+    return factory(settings, user_id=user_id, log_context=log_context)
+
+
+def describe_upstream_error(exc: BaseException) -> tuple[str, str, str]:
+    """(code, user_message, operator_message) of an upstream failure, duck-typed so any `UpstreamError` works."""
+    code = str(getattr(exc, "code", "") or "internal")
+    user = str(getattr(exc, "user_message", "") or "")
+    operator = str(getattr(exc, "operator_message", "") or type(exc).__name__)
+    return code, user, operator
