@@ -60,7 +60,7 @@ async def test_the_flow_cookie_attributes_and_contents(app_factory: Any, oidc_pr
     compressed = payload.startswith(".")  # itsdangerous deflates the payload when that makes it shorter
     raw = base64.urlsafe_b64decode(payload.lstrip(".") + "=" * (-len(payload.lstrip(".")) % 4))
     data = json.loads(zlib.decompress(raw) if compressed else raw)
-    assert set(data) == {"p", "s", "n", "v", "x"}  # provider, state, nonce, PKCE verifier, next path: no token
+    assert set(data) == {"p", "s", "n", "v", "x", "t"}  # provider, state, nonce, PKCE verifier, next, start time
     assert "alice" not in morsel.value.lower()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from http.cookies import SimpleCookie
@@ -33,10 +34,14 @@ class PendingFlow:
     nonce: str
     code_verifier: str
     next_url: str
+    # When the flow started, to the microsecond: the signature's timestamp has whole seconds only, and several
+    # sign-ins started within one second must still be evicted oldest first.
+    created: float = 0.0
 
     @classmethod
     def new(cls, provider: str, next_url: str) -> PendingFlow:
         return cls(
+            created=time.time(),
             provider=provider,
             state=secrets.token_urlsafe(32),
             nonce=secrets.token_urlsafe(32),
@@ -44,14 +49,17 @@ class PendingFlow:
             next_url=next_url if len(next_url) <= MAX_NEXT_LENGTH else "/",
         )
 
-    def dump(self) -> dict[str, str]:
-        return {"p": self.provider, "s": self.state, "n": self.nonce, "v": self.code_verifier, "x": self.next_url}
+    def dump(self) -> dict[str, str | float]:
+        return {"p": self.provider, "s": self.state, "n": self.nonce, "v": self.code_verifier, "x": self.next_url,
+                "t": self.created}
 
     @classmethod
     def load(cls, data: Any) -> PendingFlow | None:
         if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in "psnvx"):
             return None
-        return cls(provider=data["p"], state=data["s"], nonce=data["n"], code_verifier=data["v"], next_url=data["x"])
+        created = data.get("t")
+        return cls(provider=data["p"], state=data["s"], nonce=data["n"], code_verifier=data["v"], next_url=data["x"],
+                   created=float(created) if isinstance(created, int | float) else 0.0)
 
 
 def cookie_header(name: str, value: str, *, max_age: int, secure: bool) -> Header:
@@ -101,7 +109,7 @@ class FlowCookies:
             if pending is None:
                 headers.append(self._delete(name))
             else:
-                live.append((stamp, name))
+                live.append((max(stamp, pending.created), name))
         live.sort()
         surplus = len(live) - (MAX_PENDING_FLOWS - 1)
         headers.extend(self._delete(name) for _stamp, name in live[:max(surplus, 0)])
