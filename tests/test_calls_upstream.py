@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from tests.fake_realtime import FakeOptions, FakeRealtimeServer
 from tests.media_fixtures.helpers import SignedIn, sign_in
 from tests.media_fixtures.rtc_client import RtcClient, tone_bursts
 from tests.media_fixtures.wiring import wire_calls
+from web.media.realtime import SessionLimits, create_realtime_session
 from web.media.rtc.registry import CallRegistry
 
 SPEECH = tone_bursts([(0.3, 0.0), (1.0, 0.3), (2.0, 0.0)])
@@ -103,6 +105,32 @@ async def test_upstream_closing_mid_call_ends_the_call_with_the_reason(relay: Se
         await client.wait_connected()
         final = await client.wait_event("error", timeout=15, match=lambda e: "upstream" in str(e["error"].get("code")))
         assert final["error"]["message"]
+        await client.wait_ended(10)
+        assert registry.active_count() == 0
+        assert any(reason.startswith("upstream") for reason in registry.closed_reasons), registry.closed_reasons
+    finally:
+        await client.close()
+
+
+async def test_upstream_stalling_mid_call_ends_the_call_with_the_reason(relay: Setup) -> None:
+    # The fake accepts the socket and then never answers again: one transparent reconnect, then the call ends.
+    (http, token), registry, _fake = await relay("azure", stall_after_s=0.0)
+    registry.session_factory = functools.partial(
+        create_realtime_session, limits=SessionLimits(stall_timeout_s=0.5, poll_s=0.05, close_timeout_s=0.5))
+    client = RtcClient()
+    try:
+        response = await client.call(http, token)
+        assert response.status_code == 201, response.text
+        await client.wait_connected()
+        await client.wait_event("session.created")
+        client.send({"type": "response.create"})
+        notice = await client.wait_event("error", timeout=10,
+                                         match=lambda e: e["error"].get("code") == "upstream_reconnected")
+        assert notice["error"]["type"] == "gateway_notice"  # shown as a notice, the call goes on
+        client.send({"type": "response.create"})
+        final = await client.wait_event("error", timeout=10,
+                                        match=lambda e: e["error"].get("code") == "upstream_stalled")
+        assert final["error"]["message"]  # the user-facing reason, zh-CN first
         await client.wait_ended(10)
         assert registry.active_count() == 0
         assert any(reason.startswith("upstream") for reason in registry.closed_reasons), registry.closed_reasons
