@@ -81,4 +81,7 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (report_id, check_id)
         )""",
     ],
+    [  # accounts created by single sign-on have no password anyone knows: the account page says so
+        "ALTER TABLE users ADD COLUMN password_login INTEGER NOT NULL DEFAULT 1",
+    ],
 ]

@@ -74,10 +74,20 @@ class UserRepository:
         if check_policy:
             check_password_policy(password)
         password_hash = await self.passwords.hash(password)
-        await self.db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+        await self.db.execute("UPDATE users SET password_hash = ?, password_login = 1 WHERE id = ?",
+                              (password_hash, user_id))
+
+    async def has_password_login(self, user_id: int) -> bool:
+        """False for accounts created by single sign-on, whose random password nobody knows."""
+        row = await self.db.fetchone("SELECT password_login FROM users WHERE id = ?", (user_id,))
+        return bool(row and row["password_login"])
+
+    async def mark_sso_only(self, user_id: int) -> None:
+        await self.db.execute("UPDATE users SET password_login = 0 WHERE id = ?", (user_id,))
 
     async def store_rehash(self, user_id: int, password: str) -> None:
-        await self.set_password(user_id, password, check_policy=False)
+        password_hash = await self.passwords.hash(password)
+        await self.db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
 
     async def set_disabled(self, user_id: int, disabled: bool) -> None:
         await self.db.execute("UPDATE users SET disabled = ? WHERE id = ?", (1 if disabled else 0, user_id))

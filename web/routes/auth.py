@@ -142,9 +142,14 @@ async def logout(request: Request) -> Response:
     return response
 
 
+SSO_ONLY = N_("This account signs in with single sign-on and has no password here. "
+               "Change your password with your organisation's sign-in service.")
+
+
 @login_required
 async def account_page(request: Request) -> Response:
-    return render(request, "pages/account.html", {"message": "", "error": ""})
+    has_password = await services(request).users.has_password_login(request.state.user.id)
+    return render(request, "pages/account.html", {"message": "", "error": "", "has_password": has_password})
 
 
 @login_required
@@ -155,6 +160,9 @@ async def change_password(request: Request) -> Response:
     template = "partials/password_form.html" if is_htmx(request) else "pages/account.html"
     if form is None:
         return render(request, template, {"message": "", "error": gettext(BAD_FORM)}, status_code=400)
+    if not await svc.users.has_password_login(user.id):
+        return render(request, template, {"message": "", "error": gettext(SSO_ONLY), "has_password": False},
+                      status_code=400)
     found = await svc.users.get_with_hash(user.email)
     try:
         ok = found is not None and await svc.passwords.verify(found[1], str(form.get("current_password", "")))

@@ -60,8 +60,10 @@ async def _new_account(users: UserRepository, identity: Identity, role: str) -> 
     try:
         # A long random password nobody knows: the account signs in through its provider only, and every check
         # of the account table (policy, uniqueness, format) still applies.
-        return await users.create(email, secrets.token_urlsafe(32), display_name=identity.name, role=role,
+        user = await users.create(email, secrets.token_urlsafe(32), display_name=identity.name, role=role,
                                   check_policy=False)
+        await users.mark_sso_only(user.id)
+        return user
     except AccountError as exc:
         raise SSOError("email_taken" if "exists" in str(exc) else "no_email", str(exc)) from exc
     except HasherBusy as exc:
