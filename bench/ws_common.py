@@ -1,8 +1,7 @@
 """Shared pieces of the WebSocket benchmarks: the app and the fake upstream each in their own process (so the server
 measured shares its event loop with nothing else), a device token, test speech, and the machine description.
 
-The app runs under uvicorn with `wired_app` as its factory: the real `create_app()`, plus the call registry and the
-WebRTC routes for as long as app.py does not wire them itself.
+The app runs under uvicorn with the real `web.app:create_app` factory.
 """
 
 from __future__ import annotations
@@ -14,53 +13,18 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
-from starlette.applications import Starlette
+
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 _APP_VARS = ("AZURE_OPENAI_", "OPENAI_", "REALTIME_", "RTC_", "MAX_CALLS_", "LOG_", "DATABASE_URL", "SECRET_KEY")
-
-
-def wired_app() -> Starlette:
-    from web.app import create_app
-    from web.media.rtc.registry import CallRegistry
-    from web.routes import realtime
-
-    app = create_app()
-    if getattr(app.state, "calls", None) is None:
-        registry = CallRegistry(app.state.settings)
-        app.state.calls = registry
-        app.state.session_store.add_revocation_listener(registry.close_for_sessions)
-        inner = app.router.lifespan_context
-
-        @asynccontextmanager
-        async def lifespan(application: Starlette) -> AsyncIterator[None]:
-            async with inner(application):
-                await registry.start()
-                try:
-                    yield
-                finally:
-                    await registry.close_all()
-
-        app.router.lifespan_context = lifespan
-    if not any(getattr(route, "path", None) == "/v1/realtime/calls" for route in app.router.routes):
-        app.router.routes[0:0] = realtime.routes
-    return app
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -85,7 +49,7 @@ def stack(workdir: Path, **env: str) -> Iterator[Stack]:
         assert fake.stdout is not None
         ready = fake.stdout.readline().decode()
         assert ready.startswith("FAKE_REALTIME_READY"), ready
-        port = _free_port()
+        port = free_port()
         child_env = {k: v for k, v in os.environ.items() if not k.startswith(_APP_VARS)}
         child_env.update(APP_ENV="test", DATA_DIR=str(workdir / "data"), LOG_LEVEL="WARNING",
                          PASSWORD_HASH_TIME_COST="1", PASSWORD_HASH_MEMORY_KIB="8192", PASSWORD_HASH_PARALLELISM="1",
@@ -93,7 +57,7 @@ def stack(workdir: Path, **env: str) -> Iterator[Stack]:
                          AZURE_OPENAI_REALTIME_API_KEY="test-key", AZURE_OPENAI_REALTIME_DEPLOYMENT_NAME="gpt-realtime",
                          RTC_HOST_ADDRESSES="127.0.0.1", MAX_CALLS_PER_USER="200", MAX_CALLS_PER_PROCESS="200", **env)
         log = open(workdir / "app.log", "wb")  # noqa: SIM115 - the child owns it
-        app = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.ws_common:wired_app", "--factory",
+        app = subprocess.Popen([sys.executable, "-m", "uvicorn", "web.app:create_app", "--factory",
                                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
                                 "--ws-max-size", str(16 * 1024 * 1024)],
                                cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

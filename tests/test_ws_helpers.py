@@ -127,41 +127,10 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 # --- the app in a child process (browser runs) -------------------------------------------------------------------
-def wired_app() -> Starlette:
-    """uvicorn factory: the real app, with the call registry and the WebRTC routes wired in as long as app.py does
-    not do it itself."""
-    from contextlib import asynccontextmanager
-
-    from web.app import create_app
-    from web.media.rtc.registry import CallRegistry
-    from web.routes import realtime
-
-    app = create_app()
-    if getattr(app.state, "calls", None) is None:
-        registry = CallRegistry(app.state.settings)
-        app.state.calls = registry
-        app.state.session_store.add_revocation_listener(registry.close_for_sessions)
-        inner = app.router.lifespan_context
-
-        @asynccontextmanager
-        async def lifespan(application: Starlette) -> Any:
-            async with inner(application):
-                await registry.start()
-                try:
-                    yield
-                finally:
-                    await registry.close_all()
-
-        app.router.lifespan_context = lifespan
-    if not any(getattr(route, "path", None) == "/v1/realtime/calls" for route in app.router.routes):
-        app.router.routes[0:0] = realtime.routes
-    return app
-
-
 def spawn_app(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     (workdir / "data").mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "uvicorn", "tests.test_ws_helpers:wired_app", "--factory",
+    argv = [sys.executable, "-m", "uvicorn", "web.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     env = child_environment(workdir / "data", {"RTC_HOST_ADDRESSES": "127.0.0.1", "REALTIME_UPSTREAM": "echo"})
     with open(workdir / "server.log", "wb") as log:  # the child keeps its own descriptor

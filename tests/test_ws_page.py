@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.support import in_ci
 from tests.support.auth import login
 
 STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
@@ -111,7 +112,10 @@ console.log(JSON.stringify(out));
 def test_worklet_dsp_under_node(rate: int) -> None:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed")
+        reason = "node is not installed (bash scripts/bootstrap.sh --test installs it)"
+        if in_ci():
+            pytest.fail(f"CI=true and {reason}", pytrace=False)
+        pytest.skip(reason)
     script = _NODE_HARNESS.replace("SAMPLE_RATE", str(rate)).replace("WORKLET", json.dumps(str(OURS[1])))
     result = json.loads(subprocess.run([node, "-e", script], capture_output=True, text=True, check=True,
                                        timeout=30).stdout)

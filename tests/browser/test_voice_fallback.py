@@ -13,20 +13,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Page
 
+from tests.media_fixtures.browser_env import namespace_prefix, require
+from tests.media_fixtures.browser_run import sign_in
 from tests.media_fixtures.speech import make_speech_wav, tools_missing
-from tests.support import in_ci
 from tests.support.browser import BrowserOptions, launch_chromium, new_context
 from tests.test_ws_helpers import start_app
 
@@ -56,15 +54,6 @@ RECORD = """
   }, true);
 })();
 """
-
-
-async def sign_in(page: Page) -> None:
-    await page.goto("/login")
-    await page.locator("#email").fill("betty@123.com")
-    await page.locator("#password").fill("Betty@123.com")
-    await page.locator("#login-form button[type=submit]").click()
-    await page.wait_for_url("**/")
-    await page.wait_for_selector("#voice-panel")
 
 
 # --- the run inside the namespace ---------------------------------------------------------------------------------
@@ -175,34 +164,15 @@ def main() -> int:
 
 
 # --- the tests ----------------------------------------------------------------------------------------------------
-@cache
-def namespace_prefix() -> tuple[str, ...] | None:
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        return None
-    candidates: list[tuple[str, ...]] = [("unshare", "--net")] if os.geteuid() == 0 else []
-    candidates.append(("unshare", "--map-root-user", "--net"))
-    for prefix in candidates:
-        if subprocess.run([*prefix, "sh", "-c", "ip link set lo up"], capture_output=True, timeout=10).returncode == 0:
-            return prefix
-    return None
-
-
-def _require(condition: bool, reason: str) -> None:
-    if not condition:
-        if in_ci():
-            pytest.fail(f"CI=true and {reason}", pytrace=False)
-        pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _require(not tools_missing(), f"{', '.join(tools_missing())} missing (bash scripts/bootstrap.sh --test)")
+    require(not tools_missing(), f"{', '.join(tools_missing())} missing (bash scripts/bootstrap.sh --test)")
     return make_speech_wav(tmp_path_factory.mktemp("speech"))
 
 
 def run_scenario(name: str, wav: Path, workdir: Path) -> dict[str, Any]:
     prefix = namespace_prefix()
-    _require(prefix is not None, "cannot create a network namespace (unshare --net) for a loopback-only browser")
+    require(prefix is not None, "cannot create a network namespace (unshare --net) for a loopback-only browser")
     assert prefix is not None
     out = workdir / "result.json"
     inner = (f"ip link set lo up && exec {sys.executable} -m tests.browser.test_voice_fallback --scenario {name} "

@@ -7,54 +7,29 @@ Chromium nor the server can reach, or even see, another address), and asserts on
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.media_fixtures.browser_env import namespace_prefix, require
 from tests.media_fixtures.speech import make_speech_wav, tools_missing
-from tests.support import in_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 150
 
 
-@cache
-def namespace_prefix() -> tuple[str, ...] | None:
-    """How to enter a new network namespace here: as root, or through a user namespace; None when neither works."""
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        return None
-    candidates: list[tuple[str, ...]] = [("unshare", "--net")] if os.geteuid() == 0 else []
-    candidates.append(("unshare", "--map-root-user", "--net"))
-    for prefix in candidates:
-        probe = subprocess.run([*prefix, "sh", "-c", "ip link set lo up"], capture_output=True, timeout=10)
-        if probe.returncode == 0:
-            return prefix
-    return None
-
-
-def _require(condition: bool, reason: str) -> None:
-    if condition:
-        return
-    if in_ci():
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _require(not tools_missing(), f"{', '.join(tools_missing())} missing (bash scripts/bootstrap.sh --test)")
+    require(not tools_missing(), f"{', '.join(tools_missing())} missing (bash scripts/bootstrap.sh --test)")
     return make_speech_wav(tmp_path_factory.mktemp("speech"))
 
 
 def run_scenario(name: str, wav: Path | None, workdir: Path) -> dict[str, Any]:
     prefix = namespace_prefix()
-    _require(prefix is not None, "cannot create a network namespace (unshare --net) for loopback-only WebRTC")
+    require(prefix is not None, "cannot create a network namespace (unshare --net) for loopback-only WebRTC")
     assert prefix is not None
     out = workdir / "result.json"
     inner = (f"ip link set lo up && exec {sys.executable} -m tests.media_fixtures.browser_run --scenario {name} "

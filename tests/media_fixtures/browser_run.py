@@ -104,7 +104,7 @@ def spawn_app(workdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[byte
     port = free_port()
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "uvicorn", "tests.media_fixtures.serve_app:create_wired_app", "--factory",
+    argv = [sys.executable, "-m", "uvicorn", "web.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     base = {"RTC_HOST_ADDRESSES": "127.0.0.1", "REALTIME_UPSTREAM": "echo", **env}
     with open(workdir / "server.log", "wb") as log:  # the child keeps its own copy of the descriptor
