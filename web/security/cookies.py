@@ -8,6 +8,10 @@ from starlette.types import Scope
 
 
 def read_cookies(scope: Scope) -> dict[str, str]:
+    """The request's cookies, parsed once per request (locale, CSRF and auth middleware all read them)."""
+    cached = scope.get("_parsed_cookies")
+    if cached is not None:
+        return dict(cached)
     cookies: dict[str, str] = {}
     for key, value in scope.get("headers", []):
         if key != b"cookie":
@@ -16,7 +20,8 @@ def read_cookies(scope: Scope) -> dict[str, str]:
             name, sep, val = item.strip().partition("=")
             if sep and name and name not in cookies:
                 cookies[name] = val.strip().strip('"')
-    return cookies
+    scope["_parsed_cookies"] = cookies
+    return dict(cookies)
 
 
 def set_cookie_header(name: str, value: str, *, max_age: int | None, secure: bool, http_only: bool = True,
