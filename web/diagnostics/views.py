@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from web.diagnostics.store import ReportStore, StoredReport
 from web.diagnostics.useragent import parse_user_agent
 from web.diagnostics.values import Values, clean_json
 from web.security.cookies import read_cookies
+from web.security.json_input import JSONInputError, JSONTooDeep, loads_bounded
 
 CALLS_PATH = "/v1/realtime/calls"
 WEBSOCKET_PATH = "/v1/realtime"
@@ -63,24 +63,28 @@ def may_write(request: Request, report_id: str) -> bool:
     return report_id in owned_ids(request.app.state.settings.secret_key, cookie)
 
 
+def _lenient_json(text: str | bytes) -> Any:
+    """Not JSON is treated as no measurement, which the rules report as "not measured"; JSON nested deeper than
+    any real measurement raises JSONTooDeep (the route answers 400)."""
+    try:
+        return loads_bounded(text)
+    except JSONTooDeep:
+        raise
+    except JSONInputError:
+        return {}
+
+
 async def read_payload(request: Request) -> tuple[str, dict[str, Any]]:
     """(report_id, values) from a form post (the page: `report_id` + `payload` JSON) or a JSON body (the CLI)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         raw = await request.body()
-        try:
-            body = json.loads(raw or b"{}") if len(raw) <= MAX_PAYLOAD_BYTES else {}
-        except ValueError:  # not JSON: treated as no measurement, which the rules report as "not measured"
-            body = {}
+        body = _lenient_json(raw or b"{}") if len(raw) <= MAX_PAYLOAD_BYTES else {}
         body = body if isinstance(body, dict) else {}
         values = body.get("values")
         return str(body.get("report_id") or ""), values if isinstance(values, dict) else {}
     form = await request.form(max_files=0, max_fields=10, max_part_size=MAX_PAYLOAD_BYTES)
-    text = str(form.get("payload") or "{}")
-    try:
-        values = json.loads(text)
-    except ValueError:
-        values = {}
+    values = _lenient_json(str(form.get("payload") or "{}"))
     return str(form.get("report_id") or ""), values if isinstance(values, dict) else {}
 
 

@@ -28,12 +28,13 @@ BAD_FORM = N_("The form could not be read. Reload the page and try again.")
 
 
 def safe_next(value: str | None) -> str:
-    """Only local paths: refuse //host, /\\host, schemes and control characters (open redirects)."""
+    """Only local paths: refuse //host, /\\host, schemes and control characters (open redirects). Characters
+    outside ASCII are percent-encoded, so the path can go into a header (HX-Redirect, Location) as it is."""
     if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
         return "/"
-    if any(ch in value for ch in "\\\r\n\t") or ":" in value.split("?", 1)[0]:
+    if "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value) or ":" in value.split("?", 1)[0]:
         return "/"
-    return value
+    return "".join(ch if ord(ch) < 0x80 else quote(ch, safe="") for ch in value)
 
 
 async def _read_form(request: Request) -> FormData | None:

@@ -26,19 +26,28 @@ from web.diagnostics.catalog import BY_ID, FAILURE_MODES
 from web.diagnostics.export import facts, report_json, report_text
 from web.diagnostics.present import row, rows, summary
 from web.diagnostics.report_id import display_id, normalize_report_id
-from web.diagnostics.store import StoredReport
+from web.diagnostics.store import MetaTooLarge, StoredReport
 from web.diagnostics.support import support_context
 from web.diagnostics.useragent import parse_user_agent
 from web.diagnostics.values import Values, clean_json
 from web.i18n import N_, gettext
 from web.security.cookies import read_cookies, set_cookie_header
+from web.security.json_input import JSONTooDeep
 from web.settings import APP_VERSION
 from web.templating import render
 
 TOO_MANY = N_("Too many diagnostics runs from this address. Please wait a while and try again.")
 NO_REPORT = N_("No report with this ID.")
+TOO_DEEP = N_("The measurement data is nested too deeply to be a real measurement. Reload the page and run the "
+              "check again.")
+META_TOO_LARGE = N_("The report details are too large to save. Reload the page and run the check again.")
 _limiters: weakref.WeakKeyDictionary[Any, CreateLimiter] = weakref.WeakKeyDictionary()  # one per app instance
 _JSON = {"Cache-Control": "no-store"}
+
+
+def _refused(status: int, code: str, message: str, detail: str) -> Response:
+    body = {"code": code, "message": gettext(message), "message_en": message, "detail": detail}
+    return JSONResponse({"error": body}, status_code=status, headers=_JSON)
 
 
 def _wants_json(request: Request) -> bool:
@@ -85,7 +94,10 @@ async def check(request: Request) -> Response:
     spec = BY_ID.get(check_id)
     if spec is None or spec.kind == "local":
         return JSONResponse({"error": {"code": "unknown_check"}}, status_code=404, headers=_JSON)
-    report_id, raw = await views.read_payload(request)
+    try:
+        report_id, raw = await views.read_payload(request)
+    except JSONTooDeep as exc:
+        return _refused(400, "invalid_payload", TOO_DEEP, str(exc))
     result = await views.run_check(request, check_id, Values(raw))
     canonical = normalize_report_id(report_id) if report_id else None
     if canonical and views.may_write(request, canonical):
@@ -111,7 +123,10 @@ async def finish(request: Request) -> Response:
     canonical = normalize_report_id(str(request.path_params["report_id"]))
     if not canonical or not views.may_write(request, canonical):
         return JSONResponse({"error": {"code": "not_found", "message": gettext(NO_REPORT)}}, status_code=404)
-    _ignored, raw = await views.read_payload(request)
+    try:
+        _ignored, raw = await views.read_payload(request)
+    except JSONTooDeep as exc:
+        return _refused(400, "invalid_payload", TOO_DEEP, str(exc))
     values = Values(raw)
     changes: dict[str, Any] = {"include_ips": values.flag("include_ips") is True}
     for key in ("mic", "candidate_pair", "candidates"):
@@ -121,7 +136,10 @@ async def finish(request: Request) -> Response:
                 cleaned = {k: v for k, v in cleaned.items() if "address" not in k}
             changes[key] = cleaned
     user = request.state.user
-    await views.store(request).update_meta(canonical, changes, user.id if user else None)
+    try:
+        await views.store(request).update_meta(canonical, changes, user.id if user else None)
+    except MetaTooLarge as exc:
+        return _refused(413, "payload_too_large", META_TOO_LARGE, str(exc))
     report = await views.store(request).get(canonical)
     assert report is not None
     failed = [r for r in rows(report.results) if r.status in ("fail", "warn")]

@@ -13,7 +13,6 @@ CSRF is the app's middleware's job: every non-safe method here needs the page's 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from loguru import logger
@@ -27,6 +26,7 @@ from web.i18n import N_, gettext
 from web.media.rtc.negotiate import MAX_SDP_BYTES, OfferError
 from web.media.rtc.registry import AdmissionError, CallRegistry
 from web.media.rtc.upstream import describe_upstream_error
+from web.security.json_input import JSONInputError, loads_bounded
 
 BAD_OFFER = N_("The connection offer from this device could not be used. Reload the page and try again.")
 BAD_BODY = N_("Send the WebRTC offer as application/sdp, or as multipart/form-data with an sdp part.")
@@ -76,9 +76,9 @@ async def _read_offer(request: Request) -> tuple[str, dict[str, Any] | None]:
         session = None
         if parts.get("session"):
             try:
-                session = json.loads(parts["session"])
-            except ValueError as exc:
-                raise BodyError("the session part is not valid JSON") from exc
+                session = loads_bounded(parts["session"])
+            except JSONInputError as exc:
+                raise BodyError(f"the session part: {exc}") from exc
             if not isinstance(session, dict):
                 raise BodyError("the session part must be a JSON object")
         return parts["sdp"], session

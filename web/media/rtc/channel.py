@@ -82,7 +82,7 @@ class EventChannel:
             return
         try:
             event = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             self._reject("the message is not valid JSON", "invalid_json")
             return
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
