@@ -26,6 +26,7 @@ from web.middleware.request_context import RequestContextMiddleware
 from web.monitor.monitoring import Monitoring
 from web.routes import get_routes
 from web.routes.errors import http_error, server_error
+from web.security.client_address import ClientAddressMiddleware
 from web.security.csrf import CSRFMiddleware
 from web.security.headers import SecurityHeadersMiddleware
 from web.security.limits import BodySizeLimitMiddleware
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         lifespan=lifespan,
     )
     app.outer = [
+        lambda inner: ClientAddressMiddleware(inner, hops=settings.proxy_hops),
         lambda inner: RequestContextMiddleware(inner, monitoring.http),
         lambda inner: SecurityHeadersMiddleware(inner, production=secure),
     ]

@@ -86,6 +86,17 @@ class Settings:
     # The OIDC_<NAME>_* variables, collected by load_settings (their names depend on OIDC_PROVIDERS).
     oidc_provider_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
+    # hardening (issue 15): client address behind proxies, operational endpoints, slow clients
+    # Proxies in front of the app that each append to X-Forwarded-For; the client is the entry that many places from
+    # the right. -1: 1 when FORWARDED_ALLOW_IPS is "*" (a platform router), else 0 (uvicorn's own handling).
+    forwarded_proxy_hops: int = -1
+
+    @property
+    def proxy_hops(self) -> int:
+        if self.forwarded_proxy_hops >= 0:
+            return self.forwarded_proxy_hops
+        return 1 if "*" in self.forwarded_allow_ips else 0
+
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
