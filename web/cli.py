@@ -89,8 +89,9 @@ async def _users(args: argparse.Namespace) -> int:
             print(f"{args.action}d {user.email}" + (f"; ended {ended} session(s)" if ended else ""))
         elif args.action == "set-password":
             await svc.users.set_password(user.id, _read_password(args))
-            ended = await svc.sessions.revoke_user(user.id)
-            print(f"password changed for {user.email}; ended {ended} session(s)")
+            devices = await svc.tokens.revoke_all(user.id)
+            ended = await svc.sessions.revoke_user(user.id)  # the server's credential sweep ends the tokens' calls
+            print(f"password changed for {user.email}; ended {ended} session(s), revoked {devices} device token(s)")
         elif args.action == "promote":
             await svc.users.set_role(user.id, "admin")
             print(f"{user.email} is now an admin")

@@ -143,6 +143,9 @@ async def logout(request: Request) -> Response:
     return response
 
 
+PASSWORD_CHANGED = N_("Password changed. Your other sessions were signed out, and %(devices)s device token(s) "
+                      "were revoked: their calls ended, and each device needs a new token from this page.")
+PASSWORD_CHANGED_KEPT = N_("Password changed. Your other sessions were signed out; your device tokens still work.")
 SSO_ONLY = N_("This account signs in with single sign-on and has no password here. "
                "Change your password with your organisation's sign-in service.")
 
@@ -175,10 +178,21 @@ async def change_password(request: Request) -> Response:
         return render(request, template, {"message": "", "error": gettext(str(exc))}, status_code=400)
     except HasherBusy:
         return render(request, template, {"message": "", "error": gettext(BUSY)}, status_code=503)
-    ended = await svc.sessions.revoke_user(user.id, except_session=request.state.session_id)
-    logger.info("password changed", user_id=user.id, other_sessions_ended=ended)
-    message = gettext("Password changed. Your other sessions were signed out.")
+    keep_devices = form.get("keep_devices") == "1"
+    devices = await end_device_tokens(svc, user.id) if not keep_devices else 0
+    ended = await svc.sessions.revoke_user(user.id, except_session=request.state.session_id,
+                                           include_devices=False)
+    logger.info("password changed", user_id=user.id, other_sessions_ended=ended, device_tokens_revoked=devices)
+    message = gettext(PASSWORD_CHANGED_KEPT if keep_devices else PASSWORD_CHANGED) % {"devices": devices}
     return render(request, template, {"message": message, "error": ""})
+
+
+async def end_device_tokens(svc: Services, user_id: int) -> int:
+    """Revoke the user's device tokens and end the calls they carry (a password change)."""
+    handles = await svc.tokens.handles_for_user(user_id)
+    revoked = await svc.tokens.revoke_all(user_id)
+    await svc.sessions.notify_revoked(handles)
+    return revoked
 
 
 def login_redirect_url(next_path: str) -> str:
