@@ -90,6 +90,9 @@ class Settings:
     # Proxies in front of the app that each append to X-Forwarded-For; the client is the entry that many places from
     # the right. -1: 1 when FORWARDED_ALLOW_IPS is "*" (a platform router), else 0 (uvicorn's own handling).
     forwarded_proxy_hops: int = -1
+    # /metrics and the details of /health/ready: for this bearer token, or for clients at these addresses/networks.
+    metrics_token: str = field(default="", repr=False)
+    metrics_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
 
     @property
     def proxy_hops(self) -> int:

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from web.db import DatabaseError
 from web.i18n import N_
 from web.security.cookies import read_cookies, set_cookie_header
+from web.security.operator_access import OPERATOR_PATHS
 from web.security.responses import error_response
 from web.services import Services
 
@@ -59,11 +60,12 @@ class SessionAuthMiddleware:
             return
         state = scope.setdefault("state", {})
         state.update(user=None, session_id=None, session=None, token=None, auth_method="", auth_failure="")
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith(("/static/", "/health")):
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and (path.startswith("/static/") or path == "/health"):
             await self.app(scope, receive, send)
             return
         try:
-            bearer = _bearer(scope)
+            bearer = None if path in OPERATOR_PATHS else _bearer(scope)
             if bearer is not None:
                 if not await self._resolve_token(scope, receive, send, bearer):
                     return
