@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
+from web.accounts.admission import LoginAdmission
 from web.accounts.passwords import PasswordService
 from web.accounts.throttle import LoginThrottle
 from web.accounts.users import UserRepository
@@ -29,6 +30,7 @@ class Services:
     throttle: LoginThrottle
     tokens: TokenStore
     counters: Counter[str] = field(default_factory=Counter)  # monotonic event counts exported by /metrics
+    login_admission: LoginAdmission = field(default_factory=LoginAdmission)  # sign-ins in flight per address/account
 
 
 def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:

@@ -11,12 +11,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from web.accounts.admission import AdmissionRefused
+from web.accounts.known_device import COOKIE as KNOWN_DEVICE
+from web.accounts.known_device import MAX_AGE_S as KNOWN_DEVICE_MAX_AGE_S
+from web.accounts.known_device import is_known, remember
 from web.accounts.passwords import HasherBusy, PasswordPolicyError
 from web.accounts.users import normalize_email
 from web.auth.guards import AUTH_FAILED, is_htmx, login_required
 from web.auth.sessions import cookie_name
 from web.i18n import N_, gettext
-from web.security.cookies import set_cookie_header
+from web.security.cookies import read_cookies, set_cookie_header
 from web.security.limits import BodyTooLarge
 from web.services import Services, services
 from web.templating import render
@@ -86,12 +90,18 @@ async def login_submit(request: Request) -> Response:
         request.app.state.monitoring.record_login_failure("throttled")
         return _login_form(request, status=429, error=gettext(THROTTLED) % {"seconds": verdict.retry_after_s},
                            email=email, next_url=next_url, headers={"Retry-After": str(verdict.retry_after_s)})
+    known = is_known(svc.settings.secret_key, read_cookies(request.scope).get(KNOWN_DEVICE), email)
     try:
-        found = await svc.users.get_with_hash(email) if email else None
-        verified = await svc.passwords.verify(found[1] if found else None, password)
-    except HasherBusy:
-        return _login_form(request, status=503, error=gettext(BUSY), email=email, next_url=next_url,
-                           headers={"Retry-After": "5"})
+        with svc.login_admission.enter("" if known else email, ip):  # a flood on the account spares its browser
+            found = await svc.users.get_with_hash(email) if email else None
+            verified = await svc.passwords.verify(found[1] if found else None, password, priority=known)
+    except (HasherBusy, AdmissionRefused) as exc:
+        svc.throttle.record_failure("", ip)  # counted against the address only: a flood cannot lock the account
+        svc.counters["login_busy_total"] += 1
+        busy = isinstance(exc, HasherBusy)
+        logger.warning("login refused before hashing", email=email, ip=ip, reason="busy" if busy else "in_flight")
+        return _login_form(request, status=503 if busy else 429, error=gettext(BUSY), email=email,
+                           next_url=next_url, headers={"Retry-After": "5"})
     if found is None or not verified or found[0].disabled:
         svc.throttle.record_failure(email, ip)
         svc.counters["login_failures_total"] += 1
@@ -101,7 +111,11 @@ async def login_submit(request: Request) -> Response:
     user, password_hash = found
     if svc.passwords.needs_rehash(password_hash):
         await svc.users.store_rehash(user.id, password)
-    return await start_session(request, svc, user.id, next_url, method="password", email=email)
+    response = await start_session(request, svc, user.id, next_url, method="password", email=email)
+    cookie = remember(svc.settings.secret_key, read_cookies(request.scope).get(KNOWN_DEVICE), email)
+    response.raw_headers.append(set_cookie_header(KNOWN_DEVICE, cookie, max_age=KNOWN_DEVICE_MAX_AGE_S,
+                                                  secure=svc.settings.is_production))
+    return response
 
 
 async def start_session(request: Request, svc: Services, user_id: int, next_url: str, *, method: str,
