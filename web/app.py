@@ -26,6 +26,7 @@ from web.middleware.request_context import RequestContextMiddleware
 from web.monitor.monitoring import Monitoring
 from web.routes import get_routes
 from web.routes.errors import http_error, server_error
+from web.security.body_deadline import BodyDeadlineMiddleware
 from web.security.client_address import ClientAddressMiddleware
 from web.security.csrf import CSRFMiddleware
 from web.security.headers import SecurityHeadersMiddleware
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     secure = settings.is_production
     middleware = [
         Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts)),
+        Middleware(BodyDeadlineMiddleware, seconds=settings.http_body_timeout_s),
         Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(LocaleMiddleware),
         Middleware(CSRFMiddleware, secret=settings.secret_key,

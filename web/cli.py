@@ -17,6 +17,8 @@ from web.settings import SettingsError, load_settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from web.server_protocol import HTTP_PROTOCOL, LIMIT_CONCURRENCY, TIMEOUT_KEEP_ALIVE_S
+
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -35,6 +37,10 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,  # the app routes uvicorn's logging into its own non-blocking pipeline
         access_log=False,  # one access record per request comes from the app's request-context middleware
         timeout_graceful_shutdown=10,
+        # the same deadlines and cap as the Procfile: headers within 10 s, a connection cap, idle keep-alive 5 s
+        http=HTTP_PROTOCOL,
+        limit_concurrency=LIMIT_CONCURRENCY,
+        timeout_keep_alive=TIMEOUT_KEEP_ALIVE_S,
         ws_max_size=16 * 1024 * 1024,
         # Notice a vanished WebSocket client within ~10 s (uvicorn's default is 20 s + 20 s).
         ws_ping_interval=5.0,

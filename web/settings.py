@@ -93,6 +93,7 @@ class Settings:
     # /metrics and the details of /health/ready: for this bearer token, or for clients at these addresses/networks.
     metrics_token: str = field(default="", repr=False)
     metrics_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
+    http_body_timeout_s: float = 10.0  # a request body must arrive within this time (408 after); 0 = no deadline
 
     @property
     def proxy_hops(self) -> int:

@@ -20,6 +20,7 @@ from web.accounts.users import normalize_email
 from web.auth.guards import AUTH_FAILED, is_htmx, login_required
 from web.auth.sessions import cookie_name
 from web.i18n import N_, gettext
+from web.security.body_deadline import BodyTimeout
 from web.security.cookies import read_cookies, set_cookie_header
 from web.security.limits import BodyTooLarge
 from web.services import Services, services
@@ -44,8 +45,8 @@ def safe_next(value: str | None) -> str:
 async def _read_form(request: Request) -> FormData | None:
     try:
         return await request.form(max_files=0, max_fields=10, max_part_size=4096)
-    except BodyTooLarge:
-        raise  # the body-limit middleware answers 413
+    except (BodyTooLarge, BodyTimeout):
+        raise  # the body-limit and body-deadline middleware answer 413 / 408
     except Exception:  # malformed multipart/urlencoded bodies raise several exception types
         return None
 
