@@ -74,6 +74,11 @@ class PasswordService:
     def waiting(self) -> int:
         return sum(len(lane) for lane in self._lanes.values())
 
+    def check_capacity(self, *, priority: bool = False) -> None:
+        """HasherBusy now if a verify would be refused, so callers skip their own work (the account lookup) first."""
+        if self._free <= 0 and len(self._lanes[priority]) >= self._limits[priority]:
+            raise HasherBusy("password hashing queue is full")
+
     async def _acquire(self, priority: bool) -> None:
         if self._free > 0 and not self.waiting:
             self._free -= 1

@@ -94,6 +94,7 @@ async def login_submit(request: Request) -> Response:
     known = is_known(svc.settings.secret_key, read_cookies(request.scope).get(KNOWN_DEVICE), email)
     try:
         with svc.login_admission.enter("" if known else email, ip):  # a flood on the account spares its browser
+            svc.passwords.check_capacity(priority=known)  # refuse before the account lookup, not after
             found = await svc.users.get_with_hash(email) if email else None
             verified = await svc.passwords.verify(found[1] if found else None, password, priority=known)
     except (HasherBusy, AdmissionRefused) as exc:
