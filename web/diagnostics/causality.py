@@ -35,7 +35,8 @@ DEPENDS_ON: dict[str, tuple[tuple[str, Owner], ...]] = {
     "audio_devices": (("mic_permission", _failed),),
     "mic_level": (("mic_permission", _failed), ("audio_devices", _failed)),
     "ice": (("browser", _failed),),
-    "signalling": (("browser", _failed), ("upstream", _failed)),
+    # without microphone permission the browser hides its addresses (mDNS names), and a voice call needs the mic
+    "signalling": (("browser", _failed), ("mic_permission", _failed), ("upstream", _failed)),
     "media_path": (("browser", _failed), ("signalling", _failed)),
     "echo": tuple((row, _failed) for row in _CALL_PATH),
     **{row: tuple((dep, _failed) for dep in ("browser", "signalling", "media_path"))
