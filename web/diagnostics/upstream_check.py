@@ -27,9 +27,10 @@ _describe: Describe | None
 _probe: Probe | None
 _recent: Callable[[], list[dict[str, Any]]] | None
 try:  # the voice package is optional for this module; imported at start-up, never inside a request
-    from web.media.realtime import describe_upstream, probe_upstream, recent_upstream_errors
+    from web.diagnostics.upstream_probe import probe
+    from web.media.realtime import describe_upstream, recent_upstream_errors
 
-    _describe, _probe, _recent = describe_upstream, probe_upstream, recent_upstream_errors
+    _describe, _probe, _recent = describe_upstream, probe, recent_upstream_errors
 except ImportError:  # pragma: no cover - depends on the installation
     _describe = _probe = _recent = None
 

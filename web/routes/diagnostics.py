@@ -41,6 +41,7 @@ NO_REPORT = N_("No report with this ID.")
 TOO_DEEP = N_("The measurement data is nested too deeply to be a real measurement. Reload the page and run the "
               "check again.")
 META_TOO_LARGE = N_("The report details are too large to save. Reload the page and run the check again.")
+NOT_SAVED = N_("The report could not be saved (the server's database is not answering); the checks still run.")
 _limiters: weakref.WeakKeyDictionary[Any, CreateLimiter] = weakref.WeakKeyDictionary()  # one per app instance
 _JSON = {"Cache-Control": "no-store"}
 
@@ -75,12 +76,20 @@ async def create_report(request: Request) -> Response:
                             headers=_JSON)
     ua = parse_user_agent(request.headers.get("user-agent", ""))
     user = request.state.user
+    auth_failure = str(getattr(request.state, "auth_failure", "") or "")
     source = "cli" if request.headers.get("x-diagnostics-client") == "cli" else "browser"
     meta = {"app_version": APP_VERSION, "browser": "python -m web diagnose" if source == "cli" else ua.browser_label(),
-            "os": ua.os_label(), "user_agent": ua.raw, "locale": getattr(request.state, "locale", "")}
-    report_id = await views.store(request).create(user_id=user.id if user else None, source=source, meta=meta)
+            "os": ua.os_label(), "user_agent": ua.raw, "locale": getattr(request.state, "locale", ""),
+            "auth_failure": auth_failure}
+    try:
+        report_id = await views.store(request).create(user_id=user.id if user else None, source=source, meta=meta)
+    except Exception:  # the database is down: the checks still run (readiness names the database), unsaved
+        logger.opt(exception=True).warning("diagnostics report could not be saved")
+        return JSONResponse({"error": {"code": "not_saved", "message": gettext(NOT_SAVED)},
+                             "auth_failure": auth_failure}, status_code=503, headers=_JSON)
     logger.info("diagnostics report started", report_id=report_id, source=source)
-    response = JSONResponse({"id": report_id, "display_id": display_id(report_id),
+    # the first request of a run may be the one that finds the session dead (and clears its cookie): say so
+    response = JSONResponse({"id": report_id, "display_id": display_id(report_id), "auth_failure": auth_failure,
                              "url": request.url_for("diagnostics_report", report_id=report_id).path}, headers=_JSON)
     settings = request.app.state.settings
     value = cookie_with(settings.secret_key, read_cookies(request.scope).get(COOKIE), report_id)
@@ -101,8 +110,7 @@ async def check(request: Request) -> Response:
     result = await views.run_check(request, check_id, Values(raw))
     canonical = normalize_report_id(report_id) if report_id else None
     if canonical and views.may_write(request, canonical):
-        user = request.state.user
-        await views.store(request).save_result(canonical, result, user.id if user else None)
+        result = await views.defer_and_save(request, canonical, result)
     if result.status == "fail":
         logger.info("diagnostics check failed", check=check_id, report_id=canonical, value=result.to_json())
     if _wants_json(request):
