@@ -70,7 +70,8 @@ class Settings:
     realtime_instructions: str = ""
 
     # WebRTC
-    rtc_ice_servers: str = ""  # comma-separated STUN/TURN URLs, credentials as turn:user:pass@host:port
+    # comma-separated STUN/TURN URLs, credentials as turn:user:pass@host:port
+    rtc_ice_servers: str = field(default="", repr=False)
     rtc_announced_address: str = ""
     rtc_host_addresses: tuple[str, ...] = ()
     max_calls_per_user: int = 2
@@ -85,6 +86,12 @@ class Settings:
     oidc_login_timeout_s: int = 600  # a started sign-in must come back from the provider within this time
     # The OIDC_<NAME>_* variables, collected by load_settings (their names depend on OIDC_PROVIDERS).
     oidc_provider_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    # TURN with per-call credentials (coturn use-auth-secret) and relay-only for the server; web/media/rtc/turn.py
+    rtc_turn_secret: str = field(default="", repr=False)  # coturn's static-auth-secret; never sent or logged
+    rtc_turn_urls: tuple[str, ...] = ()  # turn:host:3478?transport=udp,turn:host:3478?transport=tcp,turns:host:443
+    rtc_turn_ttl_s: int = 3600  # lifetime of each call's TURN credentials
+    rtc_relay_only: bool = False  # the server's peer connection uses relay candidates only
 
     @property
     def is_production(self) -> bool:
