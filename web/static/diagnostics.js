@@ -35,6 +35,10 @@
       pc.addEventListener("connectionstatechange", check); pc.addEventListener("iceconnectionstatechange", check); check();
     })]);
   }
+  function serverCandidates(sdp) {  // the server's own addresses in its answer (names a missing RTC_ANNOUNCED_ADDRESS)
+    return sdp.split(/\r?\n/).filter(function (l) { return l.indexOf("a=candidate:") === 0; }).slice(0, 12)
+      .map(function (l) { var f = l.split(" "); return {type: f[7], address: f[4], protocol: (f[2] || "").toLowerCase()}; });
+  }
   function candidateType(c) { return c.type || (c.candidate.split(" ")[7] || "host"); }
   async function gather(iceServers) {
     var pc = new RTCPeerConnection({iceServers: iceServers}), counts = {host: 0, srflx: 0, relay: 0, prflx: 0};
@@ -298,11 +302,13 @@
         await post("signalling", sig);
         if (!res || res.status !== 201) { for (var j = 1; j < CALL_ROWS.length; j++) await post(CALL_ROWS[j], CALL_ROWS[j] === "media_path" ? {state: "skipped"} : {}); return; }
         callUrl = res.headers.get("Location") || "";
-        await pc.setRemoteDescription({type: "answer", sdp: await res.text()});
+        var answer = await res.text();
+        await pc.setRemoteDescription({type: "answer", sdp: answer});
         var connected = await waitConnected(pc, 10000), sel = selectedPair(await pc.getStats()) || {};
         st.pair = sel;
         await post("media_path", {state: connected ? "connected" : (pc.connectionState || "timeout"), connect_ms: now() - t0,
-          local_type: sel.local_type, remote_type: sel.remote_type, protocol: sel.protocol, relay_protocol: sel.relay_protocol});
+          local_type: sel.local_type, remote_type: sel.remote_type, protocol: sel.protocol, relay_protocol: sel.relay_protocol,
+          server_candidates: serverCandidates(answer)});
         if (!connected) { for (var m = 2; m < CALL_ROWS.length; m++) await post(CALL_ROWS[m], {}); return; }
         var quality = sampleQuality(pc);
         await post("echo", await roundTrip(pc, gain, config.mode, events));
