@@ -68,9 +68,11 @@ def self_signed_certificate(directory: Path, name: str) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def _config(directory: Path, *, listen: str, port: int, tls_port: int, relay_ports: tuple[int, int], secret: str,
-            allowed_peers: Sequence[str], external: str) -> Path:
-    cert, key = self_signed_certificate(directory, listen)
+def coturn_config_lines(*, listen: str = "127.0.0.1", port: int = 3478, tls_port: int = 5349,
+                        relay_ports: tuple[int, int] = (49160, 49359), secret: str = "-", cert: Path = Path("cert"),
+                        key: Path = Path("key"), directory: Path = Path("."), allowed_peers: Sequence[str] = (),
+                        external: str = "") -> list[str]:
+    """The turnserver.conf lines the tests run coturn with (docker-compose.yml sets the same options)."""
     lines = [
         f"listening-ip={listen}", f"relay-ip={listen}", f"listening-port={port}", f"tls-listening-port={tls_port}",
         "alt-listening-port=0", "alt-tls-listening-port=0",
@@ -86,6 +88,15 @@ def _config(directory: Path, *, listen: str, port: int, tls_port: int, relay_por
     if any(p.startswith("127.") for p in allowed_peers):
         lines.append("allow-loopback-peers")
     lines += [f"allowed-peer-ip={peer}" for peer in allowed_peers]
+    return lines
+
+
+def _config(directory: Path, *, listen: str, port: int, tls_port: int, relay_ports: tuple[int, int], secret: str,
+            allowed_peers: Sequence[str], external: str) -> Path:
+    cert, key = self_signed_certificate(directory, listen)
+    lines = coturn_config_lines(listen=listen, port=port, tls_port=tls_port, relay_ports=relay_ports, secret=secret,
+                                cert=cert, key=key, directory=directory, allowed_peers=allowed_peers,
+                                external=external)
     path = directory / "turnserver.conf"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
