@@ -12,7 +12,10 @@ whatever happened; its log stays in `turn.log_path` for the failure message.
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
+import ipaddress
 import socket
 import subprocess
 import time
@@ -47,6 +50,14 @@ class Coturn:
             return f"turns:{self.host}:{self.tls_port}?transport=tcp"
         return f"turn:{self.host}:{self.port}?transport={transport}"
 
+    @property
+    def spki_sha256(self) -> str:
+        """base64 SHA-256 of the TLS certificate's public key (Chromium's --ignore-certificate-errors-spki-list)."""
+        cert = x509.load_pem_x509_certificate((self.log_path.parent / "turn-cert.pem").read_bytes())
+        spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+        return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
     def log_text(self) -> str:
         try:
             return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -60,7 +71,9 @@ def self_signed_certificate(directory: Path, name: str) -> tuple[Path, Path]:
     now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(name))]), critical=False)
+            .sign(key, hashes.SHA256()))
     cert_path, key_path = directory / "turn-cert.pem", directory / "turn-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
