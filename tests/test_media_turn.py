@@ -56,6 +56,7 @@ def test_relay_only_policy(tmp_path: Path) -> None:
     ({"rtc_turn_secret": SECRET, "rtc_turn_urls": URLS, "rtc_turn_ttl_s": 5}, "RTC_TURN_TTL_S"),
     ({"rtc_relay_only": True}, "RTC_RELAY_ONLY=true needs a TURN server"),
     ({"rtc_relay_only": True, "rtc_ice_servers": "stun:stun.example.test:3478"}, "needs a TURN server"),
+    ({"rtc_ice_gather_timeout_s": 0.0}, "RTC_ICE_GATHER_TIMEOUT_S"),
 ])
 def test_bad_turn_settings_fail_at_start_up_without_the_secret(tmp_path: Path, overrides: dict[str, object],
                                                                message: str) -> None:
@@ -68,3 +69,30 @@ def test_log_redaction_hides_inline_turn_credentials() -> None:
     text = redact_text("ice servers: turn:alice:s3cr3t@turn.example.test:3478, turns:bob:pw@turn.example.test:443")
     assert "s3cr3t" not in text and "pw@" not in text
     assert "turn:[REDACTED]@turn.example.test:3478" in text
+
+
+async def test_gathering_waits_for_a_dead_stun_server_no_longer_than_the_limit() -> None:
+    import socket
+    import time
+
+    from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+
+    from web.media.rtc import gather_limit, ice
+
+    saved = ice._host_addresses
+    ice.configure_host_addresses(["127.0.0.1"])
+    gather_limit.limit_gathering(0.3)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as dead:
+            dead.bind(("127.0.0.1", 0))  # never answers (aioice alone would wait 5 s for it)
+            pc = RTCPeerConnection(RTCConfiguration([RTCIceServer(f"stun:127.0.0.1:{dead.getsockname()[1]}")]))
+            pc.createDataChannel("probe")
+            started = time.monotonic()
+            await pc.setLocalDescription(await pc.createOffer())
+            elapsed = time.monotonic() - started
+            assert pc.localDescription is not None and " typ host" in pc.localDescription.sdp
+            await pc.close()
+    finally:
+        gather_limit.limit_gathering(5.0)
+        ice.configure_host_addresses(saved)
+    assert 0.25 <= elapsed < 1.0, elapsed

@@ -92,6 +92,7 @@ class Settings:
     rtc_turn_urls: tuple[str, ...] = ()  # turn:host:3478?transport=udp,turn:host:3478?transport=tcp,turns:host:443
     rtc_turn_ttl_s: int = 3600  # lifetime of each call's TURN credentials
     rtc_relay_only: bool = False  # the server's peer connection uses relay candidates only
+    rtc_ice_gather_timeout_s: float = 1.5  # how long our gathering waits for each STUN/TURN server (aioice: 5 s)
 
     @property
     def is_production(self) -> bool:

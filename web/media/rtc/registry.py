@@ -20,6 +20,7 @@ from loguru import logger
 from web.i18n import DEFAULT_LOCALE, N_, translate
 from web.media.audio.threads import single_thread_ffmpeg
 from web.media.rtc.call import Call, notice
+from web.media.rtc.gather_limit import limit_gathering
 from web.media.rtc.ice import configure_host_addresses
 from web.media.rtc.turn import IceServers
 from web.media.rtc.upstream import SessionFactory, default_session_factory, make_session
@@ -74,6 +75,7 @@ class CallRegistry:
 
     async def start(self) -> None:
         configure_host_addresses(self.settings.rtc_host_addresses)
+        limit_gathering(self.settings.rtc_ice_gather_timeout_s)
         single_thread_ffmpeg()
         self._accepting = True
 

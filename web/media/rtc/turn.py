@@ -84,6 +84,9 @@ class IceServers:
         if not MIN_TTL_S <= settings.rtc_turn_ttl_s <= MAX_TTL_S:
             raise SettingsError(f"RTC_TURN_TTL_S must be between {MIN_TTL_S} and {MAX_TTL_S} seconds, "
                                 f"got {settings.rtc_turn_ttl_s}")
+        if not 0.1 <= settings.rtc_ice_gather_timeout_s <= 5.0:
+            raise SettingsError(f"RTC_ICE_GATHER_TIMEOUT_S must be between 0.1 and 5 seconds, "
+                                f"got {settings.rtc_ice_gather_timeout_s}")
         has_turn = bool(urls) or any(s.url.startswith("turn") for s in static)
         if settings.rtc_relay_only and not has_turn:
             raise SettingsError("RTC_RELAY_ONLY=true needs a TURN server: set RTC_TURN_SECRET and RTC_TURN_URLS, "
