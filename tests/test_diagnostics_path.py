@@ -21,11 +21,13 @@ def test_relay_over_tcp_is_named_and_warned_honestly() -> None:
     result = rules_call.media_path(Values({"state": "connected", "connect_ms": 300, "local_type": "relay",
                                            "remote_type": "host", "protocol": "udp", "relay_protocol": "tcp"}))
     assert result.status == WARN
+    assert result.value is not None
     assert result.value.render("en") == "connected in 300 ms: relay → host, TURN relay over TCP"
     assert "Only the TURN relay works" in result.fixes[0].render("en")
     direct = rules_call.media_path(Values({"state": "connected", "connect_ms": 300, "local_type": "host",
                                            "remote_type": "host", "protocol": "udp"}))
-    assert direct.status == PASS and direct.value.render("en").endswith("host → host, UDP")
+    assert direct.status == PASS and direct.value is not None
+    assert direct.value.render("en").endswith("host → host, UDP")
 
 
 def test_private_answer_without_announced_address_names_the_setting() -> None:

@@ -33,7 +33,7 @@ async def run(url: str) -> dict[str, Any]:
     media = rules_call.media_path(Values(measured.media_path))
     echo = rules_call.echo(Values(measured.echo))
     return {"media_path": measured.media_path, "echo": measured.echo, "elapsed_ms": elapsed_ms,
-            "media_status": media.status, "media_value": media.value.render("en"),
+            "media_status": media.status, "media_value": media.value.render("en") if media.value else "",
             "media_fixes": [f.render("en") for f in media.fixes], "echo_status": echo.status}
 
 
