@@ -30,6 +30,8 @@ $PY -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
 if ((WANT_TEST)); then
   apt_install chromium fonts-wqy-microhei espeak-ng sox postgresql iproute2 util-linux
+  # real TURN relay and simulated networks (namespaces with NAT and firewall rules) for the network tests
+  apt_install coturn nftables
   # the AudioWorklet DSP tests run the page's worklet under Node.js
   command -v node >/dev/null 2>&1 || apt_install nodejs
 fi

@@ -70,7 +70,8 @@ class Settings:
     realtime_instructions: str = ""
 
     # WebRTC
-    rtc_ice_servers: str = ""  # comma-separated STUN/TURN URLs, credentials as turn:user:pass@host:port
+    # comma-separated STUN/TURN URLs, credentials as turn:user:pass@host:port
+    rtc_ice_servers: str = field(default="", repr=False)
     rtc_announced_address: str = ""
     rtc_host_addresses: tuple[str, ...] = ()
     max_calls_per_user: int = 2
@@ -100,6 +101,12 @@ class Settings:
         if self.forwarded_proxy_hops >= 0:
             return self.forwarded_proxy_hops
         return 1 if "*" in self.forwarded_allow_ips else 0
+    # TURN with per-call credentials (coturn use-auth-secret) and relay-only for the server; web/media/rtc/turn.py
+    rtc_turn_secret: str = field(default="", repr=False)  # coturn's static-auth-secret; never sent or logged
+    rtc_turn_urls: tuple[str, ...] = ()  # turn:host:3478?transport=udp,turn:host:3478?transport=tcp,turns:host:443
+    rtc_turn_ttl_s: int = 3600  # lifetime of each call's TURN credentials
+    rtc_relay_only: bool = False  # the server's peer connection uses relay candidates only
+    rtc_ice_gather_timeout_s: float = 1.5  # how long our gathering waits for each STUN/TURN server (aioice: 5 s)
 
     @property
     def is_production(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from web.diagnostics import rules_path
 from web.diagnostics import thresholds as th
 from web.diagnostics.model import FAIL, PASS, SKIP, WARN, CheckResult
 from web.diagnostics.rules_browser import AUDIO_OUTPUT
@@ -84,18 +85,18 @@ def media_path(v: Values) -> CheckResult:
     local, remote = v.text("local_type", "?", 10), v.text("remote_type", "?", 10)
     protocol, relay = v.text("protocol", "?", 10).lower(), v.text("relay_protocol", limit=10).lower()
     data = {"state": state, "connect_ms": ms, "local_type": local, "remote_type": remote, "protocol": protocol,
-            "relay_protocol": relay}
+            "relay_protocol": relay, "server_candidates": rules_path.candidates_data(v)}
     if state == "skipped":
         return CheckResult("media_path", SKIP, t(N_("not measured")), data=data)
     if state != "connected" or ms is None or ms >= th.CONNECT_FAIL_MS:
+        nat = rules_path.nat_fixes(v.dicts("server_candidates"))
         return CheckResult("media_path", FAIL, t(N_("not connected ({state})"), state=state or "?"),
-                           (FIREWALL_UDP,), data)
-    value = t(N_("connected in {ms} ms: {local} → {remote}, {protocol}"), ms=ms, local=local, remote=remote,
-              protocol=protocol.upper())
+                           (*nat, FIREWALL_UDP), data)
+    value = rules_path.connected_value(ms, local, remote, protocol, relay)
     fixes: list[Text] = []
-    if local == "relay" or remote == "relay":
-        fixes.append(t(N_("The media is relayed through TURN ({relay}): a direct path is blocked. It works, with "
-                          "extra delay."), relay=relay or "?"))
+    relayed = rules_path.relay_warning(local, remote, relay)
+    if relayed is not None:
+        fixes.append(relayed)
     elif protocol == "tcp":
         fixes.append(t(N_("The media runs over TCP: UDP is blocked (VPN or firewall). Expect more delay.")))
     if ms >= th.CONNECT_PASS_MS:

@@ -41,6 +41,7 @@ _TRIGGERS = (
     "eyj",
     "sk-",
     "sgv_",
+    "turn",
 )
 
 # A quoted string (with escapes) or a bare token.
@@ -58,6 +59,8 @@ _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}
 _OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")
 # Our device tokens, and the browser WebSocket form that carries a key in the subprotocol header.
 _DEVICE_TOKEN = re.compile(r"\bsgv_[A-Za-z0-9_-]{8,}")
+# TURN URLs with inline credentials (RTC_ICE_SERVERS form: turn:user:password@host:port).
+_TURN_USERINFO = re.compile(r"(?i)\b(turns?:)[^@\s/,;'\"]+@")
 _SUBPROTOCOL_KEY = re.compile(r"(?i)(openai-insecure-api-key\.)[^\s,;'\"]+")
 
 
@@ -95,6 +98,7 @@ def redact_text(text: str) -> str:
     text = _JWT.sub(REDACTED, text)
     text = _SUBPROTOCOL_KEY.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _DEVICE_TOKEN.sub(REDACTED, text)
+    text = _TURN_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
     return _OPENAI_KEY.sub(REDACTED, text)
 
 

@@ -139,8 +139,9 @@ async def hang_up(request: Request) -> Response:
 @api_login_required
 async def rtc_config(request: Request) -> Response:
     registry = _registry(request)
+    ice_servers = registry.browser_ice_servers(request.state.user.id)  # TURN credentials minted for this user
     return JSONResponse(
-        {"iceServers": registry.browser_ice_servers(), "mode": request.app.state.settings.voice_mode},
+        {"iceServers": ice_servers, "mode": request.app.state.settings.voice_mode},
         headers={"Cache-Control": "no-store"},
     )
 

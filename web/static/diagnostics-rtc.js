@@ -19,6 +19,10 @@
       pc.addEventListener("connectionstatechange", check); pc.addEventListener("iceconnectionstatechange", check); check();
     })]);
   }
+  function serverCandidates(sdp) {  // the server's own addresses in its answer (names a missing RTC_ANNOUNCED_ADDRESS)
+    return sdp.split(/\r?\n/).filter(function (l) { return l.indexOf("a=candidate:") === 0; }).slice(0, 12)
+      .map(function (l) { var f = l.split(" "); return {type: f[7], address: f[4], protocol: (f[2] || "").toLowerCase()}; });
+  }
   function candidateType(c) { return c.type || (c.candidate.split(" ")[7] || "host"); }
   async function gather(iceServers) {
     var pc = new RTCPeerConnection({iceServers: iceServers}), counts = {host: 0, srflx: 0, relay: 0, prflx: 0};
@@ -70,5 +74,5 @@
     return out;
   }
   window.SGVDiagRTC = {waitGathering: waitGathering, waitConnected: waitConnected, gather: gather,
-    selectedPair: selectedPair, inboundLevel: inboundLevel, qualitySample: qualitySample};
+    selectedPair: selectedPair, inboundLevel: inboundLevel, qualitySample: qualitySample, serverCandidates: serverCandidates};
 })();

@@ -21,6 +21,7 @@
 
   var rtc = window.SGVDiagRTC || {}, waitGathering = rtc.waitGathering, waitConnected = rtc.waitConnected, gather = rtc.gather;
   var selectedPair = rtc.selectedPair, inboundLevel = rtc.inboundLevel, qualitySample = rtc.qualitySample;
+  var serverCandidates = rtc.serverCandidates;
 
   // ---- the checklist page ------------------------------------------------------------------------------------
   function Checklist(root) {
@@ -248,11 +249,13 @@
         await post("signalling", sig);
         if (!res || res.status !== 201) { await post("media_path", {state: "skipped"}); return; }
         callUrl = res.headers.get("Location") || "";
-        await pc.setRemoteDescription({type: "answer", sdp: await res.text()});
+        var answer = await res.text();
+        await pc.setRemoteDescription({type: "answer", sdp: answer});
         var connected = await waitConnected(pc, 10000), sel = selectedPair(await pc.getStats()) || {};
         st.pair = sel;
         await post("media_path", {state: connected ? "connected" : (pc.connectionState || "timeout"), connect_ms: now() - t0,
-          local_type: sel.local_type, remote_type: sel.remote_type, protocol: sel.protocol, relay_protocol: sel.relay_protocol});
+          local_type: sel.local_type, remote_type: sel.remote_type, protocol: sel.protocol, relay_protocol: sel.relay_protocol,
+          server_candidates: serverCandidates(answer)});
         if (!connected) return;
         var quality = sampleQuality(pc);
         await post("echo", await roundTrip(pc, gain, config.mode, events));

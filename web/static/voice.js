@@ -11,6 +11,7 @@ const PROMPT_HINT_MS = 10000;
 const GATHER_WAIT_MS = 2000;
 const PING_EVERY_MS = 1000;
 const SILENCE_LIMIT_MS = 3000;
+const CONFIG_MAX_AGE_MS = 30000; // the config carries TURN credentials that expire (RTC_TURN_TTL_S ≥ 60 s): refetch
 
 const $ = (id) => document.getElementById(id);
 const t = (key) => panel.dataset["t" + key.charAt(0).toUpperCase() + key.slice(1)] || key;
@@ -25,6 +26,7 @@ const ui = {
 // location_: the current call's URL (for DELETE); active: the user wants a call; attempt: reconnects since the last
 // good connection; config: the ICE servers (a promise); waveStop: stops the waveform.
 let mic = null, pc = null, dc = null, location_ = null, active = false, attempt = 0, config = null, waveStop = null;
+let configAt = 0; // when `config` was fetched (performance.now())
 let timers = [], lastHeard = 0;
 
 function setState(state, text, tone) {
@@ -155,7 +157,8 @@ function onEvent(event) {
 
 // --- the call ---------------------------------------------------------------------------------------------------
 function loadConfig() {
-  if (!config) {
+  if (!config || performance.now() - configAt > CONFIG_MAX_AGE_MS) {
+    configAt = performance.now();
     config = fetch(panel.dataset.configUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(async (response) => {
         if (response.status === 401) throw { status: 401, body: await response.json().catch(() => ({})) };

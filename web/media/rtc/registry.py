@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aiortc import RTCConfiguration
 from loguru import logger
 
 from web.i18n import DEFAULT_LOCALE, N_, translate
 from web.media.audio.threads import single_thread_ffmpeg
 from web.media.rtc.call import Call, notice
-from web.media.rtc.ice import configure_host_addresses, parse_ice_servers
+from web.media.rtc.gather_limit import limit_gathering
+from web.media.rtc.ice import configure_host_addresses
+from web.media.rtc.turn import IceServers
 from web.media.rtc.upstream import SessionFactory, default_session_factory, make_session
 from web.settings import Settings
 
@@ -59,7 +60,7 @@ class Slot:
 class CallRegistry:
     def __init__(self, settings: Settings, *, session_factory: SessionFactory | None = None) -> None:
         self.settings = settings
-        self.ice_servers = parse_ice_servers(settings.rtc_ice_servers)  # a bad value fails at start-up, clearly
+        self.ice_servers = IceServers.from_settings(settings)  # a bad value fails at start-up, clearly
         self.session_factory = session_factory  # None → the upstream package's factory; tests may swap it
         self._calls: dict[str, Call] = {}
         self._others: dict[str, TransportCall] = {}  # calls of other transports (adopt())
@@ -74,6 +75,7 @@ class CallRegistry:
 
     async def start(self) -> None:
         configure_host_addresses(self.settings.rtc_host_addresses)
+        limit_gathering(self.settings.rtc_ice_gather_timeout_s)
         single_thread_ffmpeg()
         self._accepting = True
 
@@ -102,8 +104,8 @@ class CallRegistry:
             del self._per_user[slot.user_id]
 
     # --- calls -----------------------------------------------------------------------------------------------------
-    def browser_ice_servers(self) -> list[dict[str, Any]]:
-        return [server.for_browser() for server in self.ice_servers]
+    def browser_ice_servers(self, user_id: int) -> list[dict[str, Any]]:
+        return self.ice_servers.for_browser(user_id)
 
     async def open_call(
         self,
@@ -126,7 +128,7 @@ class CallRegistry:
                 user_id=slot.user_id,
                 session_id=session_id,
                 session=session,
-                rtc_config=RTCConfiguration(iceServers=[s.for_aiortc() for s in self.ice_servers]),
+                rtc_config=self.ice_servers.rtc_configuration(slot.user_id),
                 on_closed=self._on_closed,
                 upstream_start_timeout_s=self.settings.realtime_connect_timeout_s + 5.0,
             )
