@@ -86,6 +86,26 @@ class Settings:
     # The OIDC_<NAME>_* variables, collected by load_settings (their names depend on OIDC_PROVIDERS).
     oidc_provider_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
+    # usage, estimated cost and quotas (web/usage). Prices: US dollars per million tokens, estimates (gpt-realtime)
+    usage_retention_days: int = 400  # conversation records older than this are deleted
+    usage_price_text_input: float = 4.0
+    usage_price_text_cached: float = 0.4
+    usage_price_audio_input: float = 32.0
+    usage_price_audio_cached: float = 0.4
+    usage_price_image_input: float = 5.0
+    usage_price_image_cached: float = 0.5
+    usage_price_text_output: float = 16.0
+    usage_price_audio_output: float = 64.0
+    usage_price_transcription_input: float = 6.0  # per million audio tokens transcribed
+    usage_price_transcription_output: float = 10.0  # per million transcript tokens
+    usage_price_transcription_minute: float = 0.006  # per minute, for duration-billed transcription
+    quota_minutes_per_day: float = 0.0  # default for everyone; 0 = no limit (per-user limits are set in /admin)
+    quota_minutes_per_month: float = 0.0
+    quota_tokens_per_day: int = 0
+    quota_tokens_per_month: int = 0
+    quota_exempt_admins: bool = False
+    quota_warning_s: float = 60.0  # a call about to reach a limit is warned this long before it is ended
+
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
