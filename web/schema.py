@@ -121,5 +121,15 @@ MIGRATIONS: list[list[str]] = [
             tokens_per_day INTEGER,
             tokens_per_month INTEGER
         )""",
+        """CREATE TABLE IF NOT EXISTS audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at DOUBLE PRECISION NOT NULL,
+            actor_id INTEGER,
+            actor_email TEXT NOT NULL DEFAULT '',
+            action TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
     ],
 ]
