@@ -177,3 +177,38 @@ async def test_the_account_page_shows_use_against_the_quota(app_factory: Callabl
     assert re.search(r'data-testid="usage-day">.*?5\.0 / 30\.0', panel, re.S)
     assert re.search(r'data-testid="usage-month">.*?1234 / 5000', panel, re.S)
     await http.aclose()
+
+
+async def test_an_admin_sees_a_live_call_and_ends_it_with_the_reason(app_factory: Callable[..., Any]) -> None:
+    from tests.media_fixtures.helpers import sign_in
+    from tests.media_fixtures.rtc_client import RtcClient, tone_bursts
+
+    app: Starlette = await app_factory()
+    svc: Services = app.state.services
+    await svc.users.create(*ADMIN, role="admin", check_policy=False)
+    admin = make_client(app)
+    await login(admin, *ADMIN)
+    token = await page_token(admin, "/admin/calls")
+    assert 'data-testid="no-calls"' in (await admin.get("/admin/calls")).text
+    http, user_token = await sign_in(app)
+    client = RtcClient(tone_bursts([(0.3, 0.0), (1.0, 0.3), (2.0, 0.0)]), loop_voice=True)
+    try:
+        assert (await client.call(http, user_token)).status_code == 201
+        await client.wait_connected()
+        await client.wait_event("session.created")  # the data channel is open: the notice can reach the user
+        page = (await admin.get("/admin/calls")).text
+        call_id = re.search(r'data-call-id="([^"]+)"', page)
+        assert call_id and DEMO_EMAIL in page and "webrtc" in page
+        ended = await admin.post(f"/admin/calls/{call_id.group(1)}/end", data={"csrf_token": token})
+        assert ended.status_code == 303
+        note = await client.wait_event("error", timeout=5, match=lambda e: e["error"]["code"] == "admin_ended")
+        assert "管理员" in note["error"]["message"] and "An administrator ended this call." in note["error"]["message"]
+        await client.wait_ended(timeout=10)
+    finally:
+        await client.close()
+        await http.aclose()
+    assert "call.end" in (await admin.get("/admin/audit")).text
+    await svc.usage.flush()
+    row = await svc.db.fetchone("SELECT transport, upstream, end_reason, total_tokens FROM conversations")
+    assert row == {"transport": "webrtc", "upstream": "echo", "end_reason": "admin_ended", "total_tokens": 0}
+    await admin.aclose()
