@@ -33,6 +33,7 @@ from web.security.headers import SecurityHeadersMiddleware
 from web.security.limits import BodySizeLimitMiddleware
 from web.services import Services, build_services, credential_is_active
 from web.settings import APP_VERSION, Settings, load_settings
+from web.usage.wiring import wire_usage
 
 
 class App(Starlette):
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     _register_gauges(monitoring, svc)
     monitoring.register_gauge("voice_calls_active", "Voice calls open (WebRTC and WebSocket).",
                               lambda: len(calls.live_calls()))
+    wire_usage(svc.usage, calls, monitoring)
     sso = build_sso(settings, svc.db, clock)  # single sign-on providers (none unless OIDC_PROVIDERS is set)
 
     @asynccontextmanager
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         purge = asyncio.create_task(_purge_sessions_periodically(svc), name="session-purge")
         await monitoring.start()
         await calls.start()
+        await svc.usage.start()
         sweep = asyncio.create_task(_end_calls_of_revoked_credentials(svc, calls), name="credential-sweep")
         logger.info("app started", version=APP_VERSION, env=settings.app_env, database=svc.db.kind,
                     schema_version=version, voice_mode=settings.voice_mode)
@@ -132,6 +135,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             purge.cancel()
             sweep.cancel()
             await calls.close_all("shutdown")
+            await svc.usage.stop()  # after the calls: their records are queued as they close
             await sso.aclose()
             await monitoring.stop()
             await svc.db.close()

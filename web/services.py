@@ -18,6 +18,7 @@ from web.auth.sessions import SessionStore
 from web.auth.tokens import TokenStore
 from web.db import Database
 from web.settings import Settings
+from web.usage.recorder import UsageRecorder
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Services:
     sessions: SessionStore
     throttle: LoginThrottle
     tokens: TokenStore
+    usage: UsageRecorder  # conversation usage, cost and quotas (web/usage)
     counters: Counter[str] = field(default_factory=Counter)  # monotonic event counts exported by /metrics
     login_admission: LoginAdmission = field(default_factory=LoginAdmission)  # sign-ins in flight per address/account
 
@@ -45,13 +47,17 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     sessions = SessionStore(db, settings, clock)
     tokens = TokenStore(db, clock)
     sessions.extra_handles = tokens.handles_for_user
+    users = UserRepository(db, passwords, clock)
+    usage = UsageRecorder(db, settings, clock)
+    usage.user_lookup = users.get
     return Services(
         settings=settings,
         db=db,
         passwords=passwords,
-        users=UserRepository(db, passwords, clock),
+        users=users,
         sessions=sessions,
         tokens=tokens,
+        usage=usage,
         throttle=LoginThrottle(
             per_account=settings.login_max_failures_per_account,
             per_ip=settings.login_max_failures_per_ip,

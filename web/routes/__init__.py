@@ -5,7 +5,21 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from web.routes import api, auth, diagnostics, errors, health, pages, realtime, realtime_ws, sso, tokens
+from web.routes import (
+    account_usage,
+    admin_calls,
+    admin_people,
+    api,
+    auth,
+    diagnostics,
+    errors,
+    health,
+    pages,
+    realtime,
+    realtime_ws,
+    sso,
+    tokens,
+)
 from web.templating import STATIC_DIR
 
 
@@ -20,6 +34,9 @@ def get_routes() -> list[BaseRoute]:
         *realtime_ws.routes,
         *health.routes,
         *diagnostics.routes,
+        *admin_people.routes,
+        *admin_calls.routes,
+        *account_usage.routes,
         *errors.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         Route("/favicon.ico", errors.favicon, methods=["GET"], name="favicon"),

@@ -27,6 +27,8 @@ from web.media.rtc.negotiate import MAX_SDP_BYTES, OfferError
 from web.media.rtc.registry import AdmissionError, CallRegistry
 from web.media.rtc.upstream import describe_upstream_error
 from web.security.json_input import JSONInputError, loads_bounded
+from web.services import services
+from web.usage.admission import quota_refusal, refusal_response
 
 BAD_OFFER = N_("The connection offer from this device could not be used. Reload the page and try again.")
 BAD_BODY = N_("Send the WebRTC offer as application/sdp, or as multipart/form-data with an sdp part.")
@@ -93,6 +95,10 @@ async def create_call(request: Request) -> Response:
     except BodyError as exc:
         status = 415 if str(exc) == "unsupported content type" else 400
         return _error(status, "invalid_request", BAD_BODY, detail=str(exc))
+    over_quota = await quota_refusal(services(request), user)
+    if over_quota is not None:
+        logger.info("call refused", user_id=user.id, code="quota_exceeded")
+        return refusal_response(over_quota)
     registry = _registry(request)
     try:
         slot = registry.admit(user.id)

@@ -181,7 +181,8 @@ function onEvent(e) {
     case "error": {
       const error = e.error || {};
       if (error.code === "session_revoked") { stop(false); showMessage(t("authFailed"), true); }
-      else if (error.message && (error.type === "server_error" || String(error.code).startsWith("upstream"))) showMessage(error.message);
+      else if (error.code === "quota_exceeded") { stop(false); showMessage(error.message); }
+      else if (error.message && (error.type === "server_error" || String(error.code).startsWith("upstream") || String(error.code).startsWith("quota"))) showMessage(error.message);
       break;
     }
     default: break;

@@ -146,7 +146,8 @@ function onEvent(event) {
     case "error": {
       const error = event.error || {};
       if (error.code === "session_revoked") { stop(false); showMessage(t("authFailed"), true); return; }
-      if (error.message && (event.error.type === "server_error" || String(error.code).startsWith("upstream"))) {
+      if (error.code === "quota_exceeded") { stop(false); showMessage(error.message); return; }
+      if (error.message && (event.error.type === "server_error" || String(error.code).startsWith("upstream") || String(error.code).startsWith("quota"))) {
         showMessage(error.message);
       }
       break;
@@ -247,6 +248,7 @@ function failed(error) {
     showMessage(body.code === "session_expired" ? t("authFailed") : t("loginRequired"), true);
     return;
   }
+  if (status === 429 && body.code === "quota_exceeded") { stop(false); showMessage(body.message); return; }
   if (status === 400 || status === 403 || status === 415) { stop(false); showMessage(body.message || t("failed")); return; }
   if (body.message) showMessage(body.message);
   lost(); // 429/502/503/504 and network errors: retry with backoff

@@ -17,6 +17,7 @@ from loguru import logger
 from . import stats
 from .errors import UpstreamError
 from .events import BYTES_PER_MS, Event, decode_audio, encode_audio, error_event, new_id
+from .observer import SessionObserver
 from .queues import ClientInbox, QueueClosed, UpstreamOutbox
 from .sanitize import RejectedEvent, sanitize_client_event
 from .session_config import SessionDefaults, SessionLimits, auto_response, deep_merge, effective_session
@@ -52,6 +53,7 @@ class RealtimeSession(SessionRuntime):
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
         self._finishing = False
+        self.observer: SessionObserver | None = None  # usage metering (web/usage) sets it
         self._init_runtime()
 
     def __repr__(self) -> str:
@@ -128,6 +130,10 @@ class RealtimeSession(SessionRuntime):
         """Server events in GA shape, `session.created` first; ends after the session closes (a final `error` event
         with code `upstream_<code>` precedes the end when the upstream failed). One consumer only."""
         return self._iterate()
+
+    def notify(self, event: Event) -> None:
+        """Send the client an event of the gateway's own (a notice); dropped once the session is closing."""
+        self._inbox.put(event)
 
     async def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         await self.send_client_event({"type": "conversation.item.truncate", "item_id": item_id,
@@ -234,4 +240,6 @@ class RealtimeSession(SessionRuntime):
         self._pending_pcm.clear()
         self._inbox.close()
         stats.incr("sessions_closed")
+        if self.observer is not None:
+            self.observer.session_closed(self)
         self.closed.set()

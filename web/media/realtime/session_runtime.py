@@ -16,6 +16,7 @@ from . import stats
 from .errors import UpstreamError, redact
 from .events import Event, error_event, new_id
 from .history import TranscriptHistory
+from .observer import SessionObserver
 from .queues import ClientInbox
 from .session_config import SessionDefaults, SessionLimits, initial_updates
 from .upstream import Upstream, UpstreamFactory
@@ -47,6 +48,7 @@ class SessionRuntime:
     _inbox: ClientInbox
     _client_session: dict[str, Any]
     _finishing: bool
+    observer: SessionObserver | None
 
     async def _finish(self, reason: str, error: UpstreamError | None) -> None:
         raise NotImplementedError
@@ -254,6 +256,8 @@ class SessionRuntime:
         elif kind == "response.done":
             self._response_active = self._response_expected = False
             self._response_id = None
+        if self.observer is not None:
+            self.observer.upstream_event(event)
         self._inbox.put(event)
         if kind == "response.done" and self._recycle_due(now):
             await self._recycle("session age")

@@ -72,6 +72,8 @@ class CallRegistry:
         # call id → user id of calls that ended lately, so a DELETE racing the peer's own close still gets 204
         self._recently_closed: OrderedDict[str, int] = OrderedDict()
         self.rejected: Counter[str] = Counter()
+        # called with (session, {call_id, user_id, transport, credential}) for every new session (usage metering)
+        self.on_new_session: Callable[[Any, dict[str, Any]], None] | None = None
 
     async def start(self) -> None:
         configure_host_addresses(self.settings.rtc_host_addresses)
@@ -123,6 +125,7 @@ class CallRegistry:
             factory = self.session_factory or default_session_factory()
             context = {"call_id": call_id, **(log_context or {})}
             session = make_session(factory, self.settings, slot.user_id, context)
+            self.session_made(session, call_id, slot.user_id, "webrtc", session_id)
             call = Call(
                 call_id=call_id,
                 user_id=slot.user_id,
@@ -139,6 +142,11 @@ class CallRegistry:
         self._slots[call_id] = slot
         answer = await call.open(offer_sdp, session_config, self.settings.rtc_announced_address)
         return call, answer
+
+    def session_made(self, session: Any, call_id: str, user_id: int, transport: str, credential: str | None) -> None:
+        if self.on_new_session is not None:
+            self.on_new_session(session, {"call_id": call_id, "user_id": user_id, "transport": transport,
+                                          "credential": credential})
 
     def adopt(self, slot: Slot, call: TransportCall) -> Callable[[TransportCall], None]:
         """Track a call another transport built for an admitted slot, so admission, revocation and shutdown cover

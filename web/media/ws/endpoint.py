@@ -29,6 +29,7 @@ from web.media.ws.protocol import header, model_is_valid, parse_subprotocols, wa
 from web.security.csrf import request_origin
 from web.services import Services, credential_is_active
 from web.settings import Settings
+from web.usage.admission import quota_refusal, reject_websocket_over_quota
 
 
 def _with_bearer(scope: Scope, key: str) -> Scope:
@@ -84,6 +85,11 @@ class RealtimeWebSocketEndpoint:
             return
         state = scope["state"]
         user_id = int(state["user"].id)
+        over_quota = await quota_refusal(app.state.services, state["user"])
+        if over_quota is not None:
+            logger.info("websocket call refused", user_id=user_id, code="quota_exceeded")
+            await reject_websocket_over_quota(scope, send, over_quota)
+            return
         try:
             slot = registry.admit(user_id)
         except AdmissionError as exc:
@@ -106,6 +112,7 @@ def _build_call(svc: Services, settings: Settings, registry: CallRegistry, state
     def new_session() -> RealtimeSessionLike:
         factory = registry.session_factory or default_session_factory()
         session: RealtimeSessionLike = make_session(factory, settings, user_id, context)
+        registry.session_made(session, call_id, user_id, "websocket", handle)
         return session
 
     async def token_active() -> bool:
