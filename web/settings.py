@@ -86,6 +86,13 @@ class Settings:
     # The OIDC_<NAME>_* variables, collected by load_settings (their names depend on OIDC_PROVIDERS).
     oidc_provider_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
+    # camera images in the conversation (web/media/images)
+    image_max_side: int = 1024  # longest side, in pixels, of what is forwarded to the model
+    image_max_jpeg_bytes: int = 200_000  # the re-encoded JPEG's byte budget
+    image_max_input_bytes: int = 8 * 1024 * 1024  # a photo as received (base64 decoded)
+    image_max_pixels: int = 50_000_000  # declared width × height, checked before decoding
+    image_min_interval_s: float = 1.0  # per call: at most one image in this many seconds
+
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"

@@ -5,7 +5,19 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from web.routes import api, auth, diagnostics, errors, health, pages, realtime, realtime_ws, sso, tokens
+from web.routes import (
+    api,
+    auth,
+    diagnostics,
+    errors,
+    health,
+    pages,
+    realtime,
+    realtime_images,
+    realtime_ws,
+    sso,
+    tokens,
+)
 from web.templating import STATIC_DIR
 
 
@@ -17,6 +29,7 @@ def get_routes() -> list[BaseRoute]:
         *api.routes,
         *tokens.routes,
         *realtime.routes,
+        *realtime_images.routes,
         *realtime_ws.routes,
         *health.routes,
         *diagnostics.routes,
