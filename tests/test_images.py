@@ -1,4 +1,4 @@
-"""The image module on its own: real decoding, header-first size checks, downscaling, the JPEG budget, the rate limit."""
+"""The image module alone: real decoding, header-first size checks, downscaling, the JPEG budget, the rate limit."""
 
 from __future__ import annotations
 

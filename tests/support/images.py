@@ -10,12 +10,12 @@ import av
 import numpy as np
 
 
-def photo_rgb(width: int, height: int, seed: int = 1) -> np.ndarray:
+def photo_rgb(width: int, height: int, seed: int = 1, noise: int = 12) -> np.ndarray:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width]
     rgb = np.stack([x * 255 // max(1, width - 1), y * 255 // max(1, height - 1), (x + y) % 256], axis=-1)
-    noise = rng.integers(0, 40, size=(height, width, 3))
-    return np.asarray(np.clip(rgb + noise, 0, 255), dtype=np.uint8)
+    grain = rng.integers(0, noise + 1, size=(height, width, 3))
+    return np.asarray(np.clip(rgb + grain, 0, 255), dtype=np.uint8)
 
 
 def encode(rgb: np.ndarray, codec: str) -> bytes:
@@ -26,7 +26,7 @@ def encode(rgb: np.ndarray, codec: str) -> bytes:
     encoder.pix_fmt = "yuvj420p" if codec == "mjpeg" else "rgb24"
     encoder.time_base = fractions.Fraction(1, 1)
     if codec == "mjpeg":
-        encoder.options = {"qmin": "2", "qmax": "2"}
+        encoder.options = {"qmin": "4", "qmax": "4"}
         frame = frame.reformat(format="yuvj420p")
     return b"".join(bytes(p) for p in [*encoder.encode(frame), *encoder.encode(None)])
 
@@ -36,7 +36,7 @@ def jpeg(width: int, height: int, seed: int = 1) -> bytes:
 
 
 def png(width: int, height: int, seed: int = 1) -> bytes:
-    return encode(photo_rgb(width, height, seed), "png")
+    return encode(photo_rgb(width, height, seed, noise=0), "png")  # a screenshot-like PNG: grain makes it huge
 
 
 def png_bomb(width: int, height: int) -> bytes:

@@ -25,7 +25,7 @@ MAX_IMAGES_PER_ITEM = 1
 @dataclass(frozen=True)
 class ImagePolicy:
     max_side: int = 1024
-    max_jpeg_bytes: int = 200_000
+    max_jpeg_bytes: int = 160_000
     max_input_bytes: int = 8 * 1024 * 1024
     max_pixels: int = 50_000_000
     min_interval_s: float = 1.0
