@@ -113,7 +113,8 @@ async def test_device_endpoint_takes_a_photo_with_a_question_and_asks_for_a_repl
             token = await served.token()
             ws = await opened(served)
             try:
-                call_id = served.registry.live_calls()[0].id
+                call_id = ws.response.headers["x-call-id"]  # what a device reads from the upgrade
+                assert call_id == served.registry.live_calls()[0].id
                 url = f"/v1/realtime/calls/{call_id}/images"
                 async with served.http(headers=served.bearer(token)) as http:
                     raw = await http.post(url, content=png(3000, 1500), headers={"Content-Type": "image/png"},
@@ -134,6 +135,12 @@ async def test_device_endpoint_takes_a_photo_with_a_question_and_asks_for_a_repl
                     assert "JPEG" in bad.json()["error"]["message_en"]
                     wrong = await http.post(url, content=b"x", headers={"Content-Type": "text/plain"})
                     assert wrong.status_code == 415
+                svc = served.app.state.services
+                other = await svc.users.create("other-wearer@example.com", "Other-wearer-pw-123")
+                other_token, _record = await svc.tokens.create(other.id, "glasses", expires_in_days=None)
+                async with served.http(headers=served.bearer(str(other_token))) as http:  # not this user's call
+                    theirs = await http.post(url, content=jpeg(64, 64), headers={"Content-Type": "image/jpeg"})
+                    assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "call_not_found"
                 async with served.http(headers=served.bearer(token)) as http:  # a call that is not live
                     missing = await http.post("/v1/realtime/calls/ws_nope/images", content=jpeg(64, 64),
                                               headers={"Content-Type": "image/jpeg"})

@@ -87,6 +87,8 @@ async def converse(args: argparse.Namespace, pcm: bytes) -> tuple[bytes, list[st
     url = args.url.rstrip("/") + "/v1/realtime"
     reply, said = bytearray(), []
     async with connect(url, additional_headers={"Authorization": f"Bearer {args.token}"}, max_size=None) as ws:
+        call_id = ws.response.headers.get("x-call-id") if ws.response is not None else None
+        print(f"call {call_id} (photos also go to POST /v1/realtime/calls/{call_id}/images)", file=sys.stderr)
         first = json.loads(await ws.recv())
         if first.get("type") != "session.created":
             raise SystemExit(f"the server refused the call: {first.get('error', first)}")

@@ -107,7 +107,9 @@ class WsCall:
         failure = start.exception() if not start.cancelled() else asyncio.CancelledError()
         async with self._handshake_lock:  # a close requested meanwhile waits, then sees the socket accepted
             try:
-                await asyncio.wait_for(socket.accept(subprotocol=subprotocol), ACCEPT_TIMEOUT_S)
+                # X-Call-Id: the id a device needs for POST /v1/realtime/calls/{call_id}/images during this call
+                await asyncio.wait_for(socket.accept(subprotocol=subprotocol,
+                                                     headers=[(b"x-call-id", self.id.encode())]), ACCEPT_TIMEOUT_S)
             except (WebSocketDisconnect, OSError, RuntimeError, TimeoutError):
                 self.request_close("client_gone")
                 return
@@ -156,7 +158,8 @@ class WsCall:
                 continue
             if len(text) > MAX_FRAME_CHARS:
                 await self._refuse(f"The message is larger than {MAX_FRAME_CHARS // (1024 * 1024)} MiB; send audio "
-                                   "in smaller appends.", "message_too_large")
+                                   "in smaller appends, and large photos with POST /v1/realtime/calls/{call_id}/images "
+                                   "(the call id is this socket's X-Call-Id header).", "message_too_large")
                 continue
             try:
                 event = json.loads(text)
