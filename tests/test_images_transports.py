@@ -15,7 +15,7 @@ from tests.fake_realtime import FakeOptions, FakeRealtimeServer
 from tests.media_fixtures.helpers import sign_in
 from tests.media_fixtures.rtc_client import RtcClient
 from tests.media_fixtures.wiring import wire_calls
-from tests.support.images import decode_jpeg, jpeg, png, png_bomb
+from tests.support.images import decode_jpeg, encode, jpeg, photo_rgb, png, png_bomb
 from tests.test_ws_helpers import next_event, serve
 from tests.test_ws_protocol import assert_ga_error, opened, still_usable
 from web.media.rtc.channel import MAX_MESSAGE_BYTES, EventChannel
@@ -47,7 +47,10 @@ async def test_websocket_photos_reach_the_upstream_downscaled_and_refusals_say_w
         async with serve(app) as served:
             ws = await opened(served)
             try:
-                await ws.send(image_item(jpeg(2448, 3264)))  # a portrait glasses photo, 8 megapixels
+                grainy = encode(photo_rgb(2448, 3264, noise=30), "mjpeg")  # a portrait 8 MP photo over 1 MiB
+                event = image_item(grainy)
+                assert 1024 * 1024 < len(event) < 2 * 1024 * 1024  # past the sanitiser's 1 MiB event limit, which
+                await ws.send(event)  # does not count image data (images have their own limits)
                 created = await next_event(ws, "conversation.item.created", timeout=15)
                 assert created["item"]["content"][0] == {"type": "input_text", "text": "这是什么？"}
                 await ws.send(image_item(jpeg(64, 64), event_id="evt_soon"))  # too soon after the first

@@ -4,7 +4,9 @@ the audio intact (level and waveform correlation), the G.711 tables bit-exact, a
 from __future__ import annotations
 
 import base64
+import importlib
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -121,3 +123,15 @@ def test_g711_tables_round_trip_within_the_standard_step() -> None:
         assert np.all(error <= np.maximum(np.abs(pcm.astype(np.int32)) // 16, 16) + 8), law  # log step: ~1/16
     assert g711.encode(np.zeros(4, "<i2").tobytes(), "ulaw") == b"\xff" * 4  # μ-law silence is 0xFF
     assert g711.encode(np.zeros(4, "<i2").tobytes(), "alaw") == b"\xd5" * 4  # A-law silence is 0xD5
+
+
+def test_g711_tables_are_bit_exact_with_the_reference_coder() -> None:
+    """Against the stdlib's `audioop` (the classic Sun/CCITT g711.c), on every 16-bit value and every code."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        audioop = importlib.import_module("audioop")  # in Python up to 3.12, which CI's Debian 12 has
+    every_sample = np.arange(65536, dtype=np.uint16).view(np.int16).astype("<i2").tobytes()
+    assert g711.encode(every_sample, "ulaw") == audioop.lin2ulaw(every_sample, 2)
+    assert g711.encode(every_sample, "alaw") == audioop.lin2alaw(every_sample, 2)
+    assert g711.decode(bytes(range(256)), "ulaw") == audioop.ulaw2lin(bytes(range(256)), 2)
+    assert g711.decode(bytes(range(256)), "alaw") == audioop.alaw2lin(bytes(range(256)), 2)
