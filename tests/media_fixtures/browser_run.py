@@ -186,9 +186,12 @@ async def scenario(page: Page, name: str, url: str, result: dict[str, Any]) -> N
             await page.context.add_cookies(cookies)  # type: ignore[arg-type]
         await page.get_by_role("button", name=START).click()
         await page.wait_for_selector("#voice-message:not([hidden])", timeout=15_000)
-    elif name == "photo":  # the 「拍照提问」 button, with Chromium's fake camera, during a call
+    elif name in ("photo", "photo-ws"):  # the 「拍照提问」 button, with Chromium's fake camera, during a call
         await page.context.grant_permissions(["microphone", "camera"], origin=url)
         await sign_in(page)
+        if name == "photo-ws":
+            await page.locator("#voice-transport summary").click()
+            await page.get_by_test_id("voice-transport-choice").select_option("websocket")
         await page.get_by_role("button", name=START).click()
         await page.wait_for_selector("#voice-panel[data-state='connected']", timeout=15_000)
         await page.get_by_role("button", name="拍照提问").click()
