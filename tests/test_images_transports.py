@@ -16,7 +16,7 @@ from tests.media_fixtures.helpers import sign_in
 from tests.media_fixtures.rtc_client import RtcClient
 from tests.media_fixtures.wiring import wire_calls
 from tests.support.images import decode_jpeg, encode, jpeg, photo_rgb, png, png_bomb
-from tests.test_ws_helpers import next_event, serve
+from tests.test_ws_helpers import next_event, serve, wait_for
 from tests.test_ws_protocol import assert_ga_error, opened, still_usable
 from web.media.rtc.channel import MAX_MESSAGE_BYTES, EventChannel
 
@@ -64,8 +64,11 @@ async def test_websocket_photos_reach_the_upstream_downscaled_and_refusals_say_w
                     assert_ga_error(event, code)
                     assert event["error"]["param"] == "item.content" and event["error"]["event_id"] == "evt_img"
                 await still_usable(ws, "after-photos")
+                session = served.registry.live_calls()[0].session  # type: ignore[attr-defined]
+                assert (session.images.accepted, session.images.refused) == (1, 4)
             finally:
                 await ws.close()
+            await wait_for(lambda: served.registry.stats()["reserved"] == 0)  # the call's slot came back
     images = upstream_images(fake)
     assert len(images) == 1  # nothing refused leaked upstream
     width, height, size = decoded(images[0])
