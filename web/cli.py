@@ -1,4 +1,4 @@
-"""Command line: `python -m web serve` and `python -m web users …`."""
+"""Command line: `python -m web serve`, `python -m web users …`, `diagnose` and `device` (the reference client)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from web.cli_diagnose import add_parser as add_diagnose_parser
 from web.cli_diagnose import run as run_diagnose
+from web.device_client import add_parser as add_device_parser
+from web.device_client import run as run_device
 from web.settings import SettingsError, load_settings
 
 
@@ -137,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     setpw.add_argument("email")
     setpw.add_argument("--password")
     add_diagnose_parser(sub)
+    add_device_parser(sub)
     return parser
 
 
@@ -146,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "diagnose":
         return run_diagnose(args)
+    if args.command == "device":
+        return run_device(args)
     try:
         return asyncio.run(_users(args))
     except SettingsError as exc:

@@ -123,6 +123,13 @@ class Settings:
     quota_exempt_admins: bool = False
     quota_warning_s: float = 60.0  # a call about to reach a limit is warned this long before it is ended
 
+    # camera images in the conversation (web/media/images)
+    image_max_side: int = 1024  # longest side, in pixels, of what is forwarded to the model
+    image_max_jpeg_bytes: int = 160_000  # JPEG budget: its base64 item fits a 256 KiB data channel message
+    image_max_input_bytes: int = 8 * 1024 * 1024  # a photo as received (base64 decoded)
+    image_max_pixels: int = 50_000_000  # declared width × height, checked before decoding
+    image_min_interval_s: float = 1.0  # per call: at most one image in this many seconds
+
     @property
     def proxy_hops(self) -> int:
         if self.forwarded_proxy_hops >= 0:

@@ -53,12 +53,13 @@ RECORD_PCS = """
                                                                  [Math.round(performance.now()), "gum-end"]); }
     };
   }
-  window.__locations = []; window.__badges = [];
+  window.__locations = []; window.__badges = []; window.__photos = [];
   const nativeFetch = window.fetch.bind(window);
   window.fetch = async (...args) => {
     const response = await nativeFetch(...args);
     const where = response.headers.get("Location");
     if (where && where.startsWith("/v1/realtime/calls/")) window.__locations.push(where);
+    if (String(args[0]).includes("/images")) window.__photos.push([String(args[0]), response.status]);
     return response;
   };
   document.addEventListener("DOMContentLoaded", () => {
@@ -185,6 +186,26 @@ async def scenario(page: Page, name: str, url: str, result: dict[str, Any]) -> N
             await page.context.add_cookies(cookies)  # type: ignore[arg-type]
         await page.get_by_role("button", name=START).click()
         await page.wait_for_selector("#voice-message:not([hidden])", timeout=15_000)
+    elif name in ("photo", "photo-ws"):  # the 「拍照提问」 button, with Chromium's fake camera, during a call
+        await page.context.grant_permissions(["microphone", "camera"], origin=url)
+        await sign_in(page)
+        if name == "photo-ws":
+            await page.locator("#voice-transport summary").click()
+            await page.get_by_test_id("voice-transport-choice").select_option("websocket")
+        await page.get_by_role("button", name=START).click()
+        await page.wait_for_selector("#voice-panel[data-state='connected']", timeout=15_000)
+        await page.get_by_role("button", name="拍照提问").click()
+        await page.wait_for_selector("[data-testid=voice-photo] img, #voice-message:not([hidden])", timeout=15_000)
+        if await page.locator("#voice-message").is_visible():
+            raise AssertionError("photo refused: " + str(await page.locator("#voice-message").text_content()))
+        await page.wait_for_function("() => document.querySelector('#voice-transcript').innerText.includes('收到图片')",
+                                     timeout=15_000)
+        result["transcript"] = await page.locator("#voice-transcript").inner_text()
+        result["thumbnail"] = await page.locator("[data-testid=voice-photo] img").evaluate(
+            "(img) => [img.naturalWidth, img.naturalHeight]")
+        result["photo_posts"] = await page.evaluate("() => window.__photos")
+        result["call_locations"] = await page.evaluate("() => window.__locations")
+        await page.get_by_test_id("voice-stop").click()
     else:
         await sign_in(page)
         await page.get_by_role("button", name=START).click()

@@ -189,6 +189,15 @@ function onEvent(e) {
   }
 }
 
+// A photo from voice-camera.js: on our socket while we own the call (then answered at once).
+panel.addEventListener("voice-photo", (e) => {
+  if (!s.sock || !s.ready) return;
+  s.sock.send(JSON.stringify({ type: "conversation.item.create", item: { type: "message", role: "user",
+    content: [{ type: "input_image", image_url: e.detail.dataUrl }] } }));
+  s.sock.send(JSON.stringify({ type: "response.create" }));
+  e.preventDefault();
+});
+
 // --- the socket ---------------------------------------------------------------------------------------------------
 function connect() {
   if (!s.active) return;

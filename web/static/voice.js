@@ -185,6 +185,7 @@ function teardown() {
   if (dc) { dc.onclose = null; dc.onmessage = null; try { dc.close(); } catch (e) { /* already closed */ } }
   if (pc) { pc.onconnectionstatechange = null; pc.close(); }
   pc = dc = location_ = null;
+  delete panel.dataset.callUrl; // voice-camera.js posts photos to the current call
 }
 
 function hangUp(url) {
@@ -232,6 +233,7 @@ async function connect() {
     if (pc !== peer) { if (response.ok) hangUp(response.headers.get("Location")); return; }
     if (!response.ok) throw { status: response.status, body: await response.json().catch(() => ({})) };
     location_ = response.headers.get("Location");
+    panel.dataset.callUrl = location_;
     await peer.setRemoteDescription({ type: "answer", sdp: await response.text() });
   } catch (error) {
     if (pc !== peer && peer) return;

@@ -18,14 +18,15 @@ Emit = Callable[[Event], Awaitable[None]]
 class EchoReply:
     """Streams one response; `run()` is a task, `cancelled_done(reason)` the `response.done` when it is cut short."""
 
-    def __init__(self, emit: Emit, pcm: bytes, *, speed: float, burst_ms: int = 300) -> None:
+    def __init__(self, emit: Emit, pcm: bytes, *, speed: float, burst_ms: int = 300,
+                 transcript: str | None = None) -> None:
         self.response_id = new_id("resp")
         self.item_id = new_id("item")
         self._emit = emit
         self._pcm = pcm
         self._speed = max(speed, 0.1)
         self._burst_ms = burst_ms
-        self._transcript = ECHO_TRANSCRIPT if pcm else ECHO_NOTHING
+        self._transcript = transcript or (ECHO_TRANSCRIPT if pcm else ECHO_NOTHING)
         self.sent_ms = 0  # audio already streamed, the limit for conversation.item.truncate
 
     def _ids(self) -> dict[str, Any]:

@@ -14,6 +14,10 @@ from typing import Any
 
 from loguru import logger
 
+from web.media.images import ImageGate, ImagePolicy, ImageRejected
+from web.media.images.conversation import image_item_event
+from web.media.images.gate import PreparedImage, has_image
+
 from . import stats
 from .errors import UpstreamError
 from .events import BYTES_PER_MS, Event, decode_audio, encode_audio, error_event, new_id
@@ -35,8 +39,10 @@ class RealtimeSession(SessionRuntime):
         limits: SessionLimits | None = None,
         user_id: int | None = None,
         log_context: dict[str, Any] | None = None,
+        images: ImagePolicy | None = None,
     ) -> None:
         self.id = new_id("rts")
+        self.images = ImageGate(images)
         self.mode = mode
         self.user_id = user_id
         self.closed = asyncio.Event()
@@ -95,6 +101,13 @@ class RealtimeSession(SessionRuntime):
         if self._finishing:
             return
         kind = clean["type"]
+        if kind == "conversation.item.create" and has_image(clean):
+            try:
+                clean = await self.images.prepare_item_event(clean)
+            except ImageRejected as exc:
+                self._inbox.put(error_event(exc.message, code=exc.code, param="item.content",
+                                            client_event_id=clean.get("event_id")))
+                return
         if kind == "input_audio_buffer.append":
             try:
                 pcm = decode_audio(clean["audio"])
@@ -116,6 +129,21 @@ class RealtimeSession(SessionRuntime):
             stats.incr("client_events_rejected")
             self._inbox.put(error_event("Too many events waiting for the voice service; slow down.",
                                         code="rate_limited", client_event_id=clean.get("event_id")))
+
+    async def add_image(self, data: bytes, text: str | None = None, respond: bool = False) -> PreparedImage:
+        """A photo upload (JPEG/PNG bytes) as a user item, then a reply if asked; raises `ImageRejected`."""
+        prepared = await self.images.prepare_bytes(data)
+        if self._finishing:
+            raise ImageRejected("call_ended", "The call has ended; start a new call and send the photo again.")
+        self._flush_audio(force=True)
+        # already checked and re-encoded: straight to the outbox, past the gate (its rate limit counted it once)
+        queued = self._outbox.put_event(sanitize_client_event(image_item_event(prepared, text), mode=self.mode))
+        if respond and queued:
+            self._expect_response()
+            queued = self._outbox.put_event({"type": "response.create"})
+        if not queued:
+            raise ImageRejected("rate_limited", "Too many events waiting for the voice service; slow down.")
+        return prepared
 
     async def append_audio(self, pcm16_24k_mono: bytes) -> None:
         """Queue PCM16 24 kHz mono audio; sent as `input_audio_buffer.append` in 20–100 ms chunks. Never blocks."""
