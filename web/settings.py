@@ -86,6 +86,9 @@ class Settings:
     # The OIDC_<NAME>_* variables, collected by load_settings (their names depend on OIDC_PROVIDERS).
     oidc_provider_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
+    # OpenAI-compatible API policy (issue 11)
+    realtime_voice_locked: bool = False  # clients may not change REALTIME_VOICE
+
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
