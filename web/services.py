@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from web.accounts.passwords import PasswordService
 from web.accounts.throttle import LoginThrottle
 from web.accounts.users import UserRepository
+from web.auth.client_secrets import ClientSecretStore
 from web.auth.sessions import SessionStore
 from web.auth.tokens import TokenStore
 from web.db import Database
@@ -29,6 +30,7 @@ class Services:
     throttle: LoginThrottle
     tokens: TokenStore
     counters: Counter[str] = field(default_factory=Counter)  # monotonic event counts exported by /metrics
+    client_secrets: ClientSecretStore = field(default_factory=ClientSecretStore)  # ek_ keys (issue 11)
 
 
 def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:
@@ -50,6 +52,7 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         users=UserRepository(db, passwords, clock),
         sessions=sessions,
         tokens=tokens,
+        client_secrets=ClientSecretStore(clock),
         throttle=LoginThrottle(
             per_account=settings.login_max_failures_per_account,
             per_ip=settings.login_max_failures_per_ip,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from web.routes import api, auth, diagnostics, errors, health, pages, realtime, realtime_ws, sso, tokens
+from web.routes import api, auth, client_secrets, diagnostics, errors, health, pages, realtime, realtime_ws, sso, tokens
 from web.templating import STATIC_DIR
 
 
@@ -18,6 +18,7 @@ def get_routes() -> list[BaseRoute]:
         *tokens.routes,
         *realtime.routes,
         *realtime_ws.routes,
+        *client_secrets.routes,
         *health.routes,
         *diagnostics.routes,
         *errors.routes,

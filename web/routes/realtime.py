@@ -93,6 +93,9 @@ async def create_call(request: Request) -> Response:
     except BodyError as exc:
         status = 415 if str(exc) == "unsupported content type" else 400
         return _error(status, "invalid_request", BAD_BODY, detail=str(exc))
+    secret = getattr(request.state, "client_secret", None)
+    if session_config is None and secret is not None and secret.session:
+        session_config = secret.session  # the session the app's backend minted the ek_ key with
     registry = _registry(request)
     try:
         slot = registry.admit(user.id)
