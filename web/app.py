@@ -26,6 +26,7 @@ from web.middleware.request_context import RequestContextMiddleware
 from web.monitor.monitoring import Monitoring
 from web.routes import get_routes
 from web.routes.errors import http_error, server_error
+from web.security.cors import CORSMiddleware
 from web.security.csrf import CSRFMiddleware
 from web.security.headers import SecurityHeadersMiddleware
 from web.security.limits import BodySizeLimitMiddleware
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     secure = settings.is_production
     middleware = [
         Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts)),
+        Middleware(CORSMiddleware, allowed_origins=settings.cors_allowed_origins),
         Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(LocaleMiddleware),
         Middleware(CSRFMiddleware, secret=settings.secret_key,

@@ -88,6 +88,7 @@ class Settings:
 
     # OpenAI-compatible API policy (issue 11)
     realtime_voice_locked: bool = False  # clients may not change REALTIME_VOICE
+    cors_allowed_origins: tuple[str, ...] = ()  # other sites' origins that may call /v1/realtime… with bearer keys
 
     @property
     def is_production(self) -> bool:
