@@ -28,6 +28,7 @@ from web.routes import get_routes
 from web.routes.errors import http_error, server_error
 from web.security.body_deadline import BodyDeadlineMiddleware
 from web.security.client_address import ClientAddressMiddleware
+from web.security.cors import CORSMiddleware
 from web.security.csrf import CSRFMiddleware
 from web.security.headers import SecurityHeadersMiddleware
 from web.security.limits import BodySizeLimitMiddleware
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     middleware = [
         Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts)),
         Middleware(BodyDeadlineMiddleware, seconds=settings.http_body_timeout_s),
+        Middleware(CORSMiddleware, allowed_origins=settings.cors_allowed_origins),
         Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(LocaleMiddleware),
         Middleware(CSRFMiddleware, secret=settings.secret_key,

@@ -14,6 +14,7 @@ from web.accounts.admission import LoginAdmission
 from web.accounts.passwords import PasswordService
 from web.accounts.throttle import LoginThrottle
 from web.accounts.users import UserRepository
+from web.auth.client_secrets import ClientSecretStore
 from web.auth.sessions import SessionStore
 from web.auth.tokens import TokenStore
 from web.db import Database
@@ -33,6 +34,7 @@ class Services:
     usage: UsageRecorder  # conversation usage, cost and quotas (web/usage)
     counters: Counter[str] = field(default_factory=Counter)  # monotonic event counts exported by /metrics
     login_admission: LoginAdmission = field(default_factory=LoginAdmission)  # sign-ins in flight per address/account
+    client_secrets: ClientSecretStore = field(default_factory=ClientSecretStore)  # ek_ keys (issue 11)
 
 
 def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:
@@ -58,6 +60,7 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         sessions=sessions,
         tokens=tokens,
         usage=usage,
+        client_secrets=ClientSecretStore(clock),
         throttle=LoginThrottle(
             per_account=settings.login_max_failures_per_account,
             per_ip=settings.login_max_failures_per_ip,

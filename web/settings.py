@@ -130,6 +130,10 @@ class Settings:
     image_max_pixels: int = 50_000_000  # declared width × height, checked before decoding
     image_min_interval_s: float = 1.0  # per call: at most one image in this many seconds
 
+    # OpenAI-compatible API policy (issue 11)
+    realtime_voice_locked: bool = False  # clients may not change REALTIME_VOICE
+    cors_allowed_origins: tuple[str, ...] = ()  # other sites' origins that may call /v1/realtime… with bearer keys
+
     @property
     def proxy_hops(self) -> int:
         if self.forwarded_proxy_hops >= 0:

@@ -68,6 +68,7 @@ class FakeReply:
             {"name": "tokens", "limit": 100000, "remaining": 99000, "reset_seconds": 60.0}])
         await self._emit("response.output_item.added", response_id=self.id, output_index=0,
                          item={**self.item("in_progress"), "content": []})
+        await self._emit("conversation.item.added", item={**self.item("in_progress"), "content": []})
         await self._emit("response.content_part.added", **self._ids(), part={"type": "audio", "transcript": ""})
         if options.first_audio_delay_s:
             await asyncio.sleep(options.first_audio_delay_s)
@@ -93,6 +94,7 @@ class FakeReply:
                          part={"type": "audio", "transcript": options.reply_transcript})
         await self._emit("response.output_item.done", response_id=self.id, output_index=0,
                          item=self.item("completed"))
+        await self._emit("conversation.item.done", item=self.item("completed"))
         await self._emit("response.done", response=self.response("completed", None, [self.item("completed")]))
 
     def cancelled(self, reason: str) -> Event:

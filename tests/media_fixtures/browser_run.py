@@ -7,7 +7,8 @@ It starts the fake Realtime server (azure scenarios), the app under uvicorn, and
 microphone; signs in; presses 「开始录音」; and writes what happened as JSON (the verdict is the test's job). Scenarios:
 echo | azure | azure-preview (the reply must be heard: inbound audioLevel > 0.01), anonymous | expired (the login
 messages), mic-denied (the microphone advice), revoked (signing out mid-call ends it with 「认证失败，请重新登录」),
-reconnect (the server drops the call; the page must reconnect by itself and keep the transcript).
+reconnect (the server drops the call; the page must reconnect by itself and keep the transcript), offer-timing
+(an offer straight from createOffer() without candidates, as the Agents SDK sends it, and one after gathering).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import httpx
 from playwright.async_api import Page
 
 from tests.fake_realtime import FakeOptions, FakeRealtimeServer
+from tests.media_fixtures.offer_timing import CONNECT
 from tests.support import free_port
 from tests.support.browser import BrowserOptions, launch_chromium, new_context
 from tests.support.live_server import child_environment
@@ -175,6 +177,10 @@ async def scenario(page: Page, name: str, url: str, result: dict[str, Any]) -> N
         await sign_in(page)
         await page.get_by_role("button", name=START).click()
         await page.wait_for_selector("#voice-message:not([hidden])", timeout=15_000)
+    elif name == "offer-timing":  # an Agents-SDK-style offer without candidates, then one after gathering
+        await sign_in(page)
+        result["without_candidates"] = await page.evaluate(CONNECT, False)
+        result["with_candidates"] = await page.evaluate(CONNECT, True)
     elif name in ("anonymous", "expired"):
         await sign_in(page)
         cookies = await page.context.cookies()

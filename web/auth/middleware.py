@@ -13,13 +13,15 @@ from __future__ import annotations
 from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.auth.client_secrets import SECRET_PREFIX as CLIENT_SECRET_PREFIX
 from web.db import DatabaseError
 from web.i18n import N_
 from web.security.cookies import read_cookies, set_cookie_header
 from web.security.operator_access import OPERATOR_PATHS
 from web.security.responses import error_response
-from web.services import Services
+from web.services import Services, credential_is_active
 
+CLIENT_SECRET_PATHS = frozenset({"/v1/realtime/calls", "/v1/realtime"})  # an ek_ key starts calls, nothing else
 THROTTLED = N_("Too many failed attempts from your network. Try again in %(seconds)s seconds.")
 
 
@@ -59,7 +61,8 @@ class SessionAuthMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        state.update(user=None, session_id=None, session=None, token=None, auth_method="", auth_failure="")
+        state.update(user=None, session_id=None, session=None, token=None, auth_method="", auth_failure="",
+                     client_secret=None)
         path = str(scope.get("path", ""))
         if scope["type"] == "http" and (path.startswith("/static/") or path == "/health"):
             await self.app(scope, receive, send)
@@ -118,6 +121,8 @@ class SessionAuthMiddleware:
                                headers={"Retry-After": str(verdict.retry_after_s)},
                                params={"seconds": verdict.retry_after_s})
             return False
+        if secret.startswith(CLIENT_SECRET_PREFIX):
+            return await self._resolve_client_secret(scope, secret, ip)
         resolution = await self.svc.tokens.resolve(secret)
         if resolution.user is None or resolution.token is None:
             self.svc.throttle.record_failure("", ip)
@@ -128,6 +133,24 @@ class SessionAuthMiddleware:
             return True
         state.update(user=resolution.user, session_id=resolution.token.handle, token=resolution.token,
                      auth_method="token")
+        return True
+
+    async def _resolve_client_secret(self, scope: Scope, secret: str, ip: str) -> bool:
+        """An `ek_` key: valid only to start calls, while unexpired and while its parent credential is active."""
+        state = scope["state"]
+        record = self.svc.client_secrets.resolve(secret)
+        path = str(scope.get("path", ""))
+        user = None
+        if record is not None and path in CLIENT_SECRET_PATHS and await credential_is_active(self.svc,
+                                                                                              record.parent_handle):
+            user = await self.svc.users.get(record.user_id)
+        if user is None or user.disabled or record is None:
+            self.svc.throttle.record_failure("", ip)
+            self.svc.counters["token_auth_failures_total"] += 1
+            state["auth_failure"] = "invalid" if record is None or path in CLIENT_SECRET_PATHS else "not_allowed"
+            logger.warning("client secret auth failed", ip=ip, reason=state["auth_failure"])
+            return True
+        state.update(user=user, session_id=record.parent_handle, auth_method="client_secret", client_secret=record)
         return True
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str,

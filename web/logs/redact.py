@@ -42,6 +42,7 @@ _TRIGGERS = (
     "sk-",
     "sgv_",
     "turn",
+    "ek_",
 )
 
 # A quoted string (with escapes) or a bare token.
@@ -58,9 +59,9 @@ _BARE_PAIR = re.compile(r"(?<![\w-])([A-Za-z_][\w-]{0,63})(\s*[=:]\s*)" + _VALUE
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 _OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")
 # Our device tokens, and the browser WebSocket form that carries a key in the subprotocol header.
-_DEVICE_TOKEN = re.compile(r"\bsgv_[A-Za-z0-9_-]{8,}")
 # TURN URLs with inline credentials (RTC_ICE_SERVERS form: turn:user:password@host:port).
 _TURN_USERINFO = re.compile(r"(?i)\b(turns?:)[^@\s/,;'\"]+@")
+_DEVICE_TOKEN = re.compile(r"\b(?:sgv|ek)_[A-Za-z0-9_-]{8,}")  # device tokens and client secrets
 _SUBPROTOCOL_KEY = re.compile(r"(?i)(openai-insecure-api-key\.)[^\s,;'\"]+")
 
 

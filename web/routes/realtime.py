@@ -99,6 +99,9 @@ async def create_call(request: Request) -> Response:
     if over_quota is not None:
         logger.info("call refused", user_id=user.id, code="quota_exceeded")
         return refusal_response(over_quota)
+    secret = getattr(request.state, "client_secret", None)
+    if session_config is None and secret is not None and secret.session:
+        session_config = secret.session  # the session the app's backend minted the ek_ key with
     registry = _registry(request)
     try:
         slot = registry.admit(user.id)

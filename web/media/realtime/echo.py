@@ -172,7 +172,7 @@ class EchoUpstream:
         item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
                 "content": [{"type": "input_audio", "transcript": None}]}
         self._remember(item)
-        await self._send("conversation.item.created", previous_item_id=previous, item=item)
+        await self._item_added_done(previous, item)
 
     async def _on_input_audio_buffer_commit(self, event: Event) -> None:
         have_ms = len(self._buf) // BYTES_PER_MS
@@ -237,6 +237,11 @@ class EchoUpstream:
         await self._cancel_reply("client_cancelled")
 
     # --- conversation items ----------------------------------------------------------------------------------------
+    async def _item_added_done(self, previous: str | None, item: dict[str, Any]) -> None:
+        """GA announces a new item twice: added (in progress), then done (final)."""
+        await self._send("conversation.item.added", previous_item_id=previous, item={**item, "status": "in_progress"})
+        await self._send("conversation.item.done", previous_item_id=previous, item=item)
+
     def _remember(self, item: dict[str, Any], audio_ms: int = 0) -> None:
         self._items[item["id"]] = (item, audio_ms)
         while len(self._items) > MAX_ITEMS:
@@ -249,7 +254,7 @@ class EchoUpstream:
         previous, self._last_item_id = self._last_item_id, item["id"]
         self._image_note = image_note(item)
         self._remember(item)
-        await self._send("conversation.item.created", previous_item_id=previous, item=item)
+        await self._item_added_done(previous, item)
 
     async def _on_conversation_item_delete(self, event: Event) -> None:
         if self._items.pop(str(event.get("item_id")), None) is None:

@@ -49,6 +49,7 @@ class EchoReply:
         await self._send("response.created", response=self._response("in_progress", [], None))
         await self._send("response.output_item.added", response_id=self.response_id, output_index=0,
                          item=self.item("in_progress", with_content=False))
+        await self._send("conversation.item.added", item=self.item("in_progress", with_content=False))
         await self._send("response.content_part.added", **self._ids(), part={"type": "audio", "transcript": ""})
         await self._send("response.output_audio_transcript.delta", **self._ids(), delta=self._transcript)
         loop = asyncio.get_running_loop()
@@ -69,6 +70,7 @@ class EchoReply:
                          part={"type": "audio", "transcript": self._transcript})
         item = self.item("completed", with_content=True)
         await self._send("response.output_item.done", response_id=self.response_id, output_index=0, item=item)
+        await self._send("conversation.item.done", item=item)
         await self._send("response.done", response=self._response("completed", [item], None))
 
     def cancelled_done(self, reason: str) -> Event:

@@ -25,6 +25,7 @@ from .observer import SessionObserver
 from .queues import ClientInbox, QueueClosed, UpstreamOutbox
 from .sanitize import RejectedEvent, sanitize_client_event
 from .session_config import SessionDefaults, SessionLimits, auto_response, deep_merge, effective_session
+from .session_policy import client_view, upstream_event
 from .session_runtime import SessionRuntime
 from .upstream import UpstreamFactory
 
@@ -83,12 +84,24 @@ class RealtimeSession(SessionRuntime):
         if self._finishing:  # close() was called while connecting
             await self._close_upstream()
             raise UpstreamError("closed", "the session was closed while connecting")
-        self._inbox.put(created)
+        self._inbox.put(self._client_view(created))
         for name, coro in (("reader", self._read_loop()), ("writer", self._write_loop())):
             task = asyncio.create_task(coro, name=f"realtime-{name}-{self.id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         self._log.info("realtime session started ({}, {} ms)", self.mode, self.connect_ms)
+
+    def preset(self, session_config: dict[str, Any]) -> None:
+        """Before `start()`: the client's session config from the call's offer (multipart `session` part), applied
+        with the relay's own defaults, so it yields no `session.updated`. A refused config becomes an `error`."""
+        try:
+            clean = sanitize_client_event({"type": "session.update", "session": session_config}, mode=self.mode)
+        except RejectedEvent as rejected:
+            self._inbox.put(rejected.error)
+            return
+        update = dict(clean["session"])
+        update.pop("type", None)
+        self._client_session = deep_merge(self._client_session, update)
 
     async def send_client_event(self, event: dict[str, Any]) -> None:
         """Forward one client event after sanitising; a refused event becomes an `error` event on `events()`."""
@@ -125,6 +138,9 @@ class RealtimeSession(SessionRuntime):
         elif kind == "response.create":
             self._expect_response()
         self._flush_audio(force=True)  # audio appended before this event reaches the upstream before it
+        clean = upstream_event(clean, operator_instructions=self._defaults.instructions,
+                               voice_locked=self._defaults.voice_locked,
+                               client_instructions=self._client_session.get("instructions"))
         if not self._outbox.put_event(clean):
             stats.incr("client_events_rejected")
             self._inbox.put(error_event("Too many events waiting for the voice service; slow down.",
@@ -214,6 +230,9 @@ class RealtimeSession(SessionRuntime):
 
     def _effective_session(self) -> dict[str, Any]:
         return effective_session(self._defaults, self._client_session)
+
+    def _client_view(self, event: Event) -> Event:
+        return client_view(event, client_instructions=self._client_session.get("instructions"))
 
     def _auto_response(self) -> bool:
         return auto_response(self._effective_session())

@@ -56,12 +56,16 @@ class SessionRuntime:
     def _auto_response(self) -> bool:
         raise NotImplementedError
 
+    def _client_view(self, event: Event) -> Event:
+        raise NotImplementedError
+
     def _init_runtime(self) -> None:
         self._upstream: Upstream | None = None
         self._upstream_since = time.monotonic()
         self._ready = asyncio.Event()  # set while an upstream is connected and configured
         self._swapped = asyncio.Event()  # set (and replaced) each time the upstream is dropped
         self._internal_ids: set[str] = set()  # event_ids of the relay's own events: their errors stay here
+        self._internal_updates: set[str] = set()  # the relay's session.updates not yet answered: not the client's
         self._history = TranscriptHistory()
         self._replayed_items: set[str] = set()  # item ids of replayed transcript items: not news to the client
         self._quiet_since = time.monotonic()
@@ -89,6 +93,7 @@ class SessionRuntime:
                 self._replayed_items = {event["item"]["id"] for event in replayed}
                 events += replayed
             self._internal_ids = {event["event_id"] for event in events}
+            self._internal_updates = {event["event_id"] for event in events if event["type"] == "session.update"}
             for event in events:
                 await upstream.send(event)
         except BaseException:
@@ -228,9 +233,15 @@ class SessionRuntime:
             return  # only the first one (returned by connect) is the client's
         if kind in _REPLAYED_ITEM_EVENTS and (event.get("item") or {}).get("id") in self._replayed_items:
             return
+        if kind == "session.updated":
+            if self._internal_updates:  # the upstream answers in order: this one is for the relay's own update
+                self._internal_updates.pop()
+                return
+            event = self._client_view(event)
         self._history.observe(event)
         if kind == "error":
             error = event.get("error") or {}
+            self._internal_updates.discard(error.get("event_id"))
             if error.get("event_id") in self._internal_ids:
                 self._log.warning("realtime upstream refused the relay's session defaults: {} {}",
                                   error.get("code"), str(error.get("message"))[:200])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -31,7 +31,6 @@ SERVER_BUSY = N_("The voice service is busy right now. Please try again in a mom
 SHUTTING_DOWN = N_("The server is restarting. Please try again in a moment.")
 SESSION_ENDED = N_("Authentication failed. Please sign in again.")
 CLOSE_ALL_TIMEOUT_S = 10.0
-RECENTLY_CLOSED_MAX = 1_000
 
 
 class AdmissionError(Exception):
@@ -70,7 +69,6 @@ class CallRegistry:
         self._accepting = True
         self.closed_reasons: Counter[str] = Counter()
         # call id → user id of calls that ended lately, so a DELETE racing the peer's own close still gets 204
-        self._recently_closed: OrderedDict[str, int] = OrderedDict()
         self.rejected: Counter[str] = Counter()
         # called with (session, {call_id, user_id, transport, credential}) for every new session (usage metering)
         self.on_new_session: Callable[[Any, dict[str, Any]], None] | None = None
@@ -158,9 +156,6 @@ class CallRegistry:
     def _on_closed(self, call: TransportCall) -> None:
         self._calls.pop(call.id, None)
         self._others.pop(call.id, None)
-        self._recently_closed[call.id] = call.user_id
-        while len(self._recently_closed) > RECENTLY_CLOSED_MAX:
-            self._recently_closed.popitem(last=False)
         slot = self._slots.pop(call.id, None)
         if slot is not None:
             self._release(slot)
@@ -175,7 +170,7 @@ class CallRegistry:
     async def hang_up(self, call_id: str, user_id: int) -> bool:
         call = self._calls.get(call_id)
         if call is None:
-            return self._recently_closed.get(call_id) == user_id  # already over: hanging up again is fine
+            return False  # unknown or already over: 404, as the OpenAI service answers
         if call.user_id != user_id:
             return False
         await call.close("hangup")
