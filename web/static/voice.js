@@ -9,6 +9,7 @@ const RECONNECT_EVERY_MS = 7000;
 const CONNECT_TIMEOUT_MS = 10000;
 const PROMPT_HINT_MS = 10000;
 const GATHER_WAIT_MS = 2000;
+const RELAY_QUIET_MS = 300; // with a relay candidate gathered: how long without a new candidate ends the wait
 const PING_EVERY_MS = 1000;
 const SILENCE_LIMIT_MS = 3000;
 const CONFIG_MAX_AGE_MS = 30000; // the config carries TURN credentials that expire (RTC_TURN_TTL_S ≥ 60 s): refetch
@@ -175,6 +176,15 @@ function gathered(peer) {
   return new Promise((resolve) => {
     const done = () => { if (peer.iceGatheringState === "complete") resolve(); };
     peer.addEventListener("icegatheringstatechange", done);
+    // Once a TURN relay candidate is in, the offer can always connect: stop waiting soon after the last candidate
+    // instead of for TURN/STUN attempts a firewall swallows (they hold gathering open for seconds, and on a network
+    // that allows only TCP 443 the whole GATHER_WAIT_MS would bring WebRTC close to the WebSocket fallback).
+    let quiet = null;
+    peer.addEventListener("icecandidate", (e) => {
+      if (!e.candidate || !/ typ relay /.test(e.candidate.candidate) && !quiet) return;
+      clearTimeout(quiet);
+      quiet = setTimeout(resolve, RELAY_QUIET_MS);
+    });
     setTimeout(resolve, GATHER_WAIT_MS); // aiortc needs the candidates in the offer (no trickle ICE)
   });
 }
