@@ -88,7 +88,10 @@ class Database:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, self._run, fn)
         try:
-            return await asyncio.wait_for(future, timeout)
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the query finishes, so a
+            # cancelled background loop (usage purge, session purge) would run on and block the shutdown.
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError as exc:
             raise DatabaseError(f"database did not answer within {timeout:g} s") from exc
 
