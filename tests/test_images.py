@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 
 import pytest
 
@@ -36,14 +35,12 @@ def test_non_images_are_refused_as_unsupported(data: bytes) -> None:
 
 async def test_a_large_photo_is_downscaled_to_a_valid_jpeg_within_budget() -> None:
     gate = ImageGate(ImagePolicy(max_side=1024, max_jpeg_bytes=150_000))
-    started = time.monotonic()
     prepared = await gate.prepare_bytes(jpeg(3264, 2448))
     assert (prepared.width, prepared.height) == (1024, 768)
     assert (prepared.source_width, prepared.source_height) == (3264, 2448)
     assert len(prepared.jpeg) <= 150_000
     frame = decode_jpeg(prepared.jpeg)
     assert (frame.width, frame.height) == (1024, 768)
-    assert time.monotonic() - started < 30  # a sanity bound only; the figure is in the report
 
 
 async def test_png_becomes_jpeg_and_a_small_image_keeps_its_size() -> None:

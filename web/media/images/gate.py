@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from web.settings import Settings
+
 from .probe import ImageRejected, probe_image
 from .transcode import to_bounded_jpeg
 
@@ -32,7 +34,7 @@ class ImagePolicy:
     supported: bool = True  # False on an upstream protocol that has no image input (Azure's preview path)
 
     @classmethod
-    def from_settings(cls, settings: Any, *, supported: bool = True) -> ImagePolicy:
+    def from_settings(cls, settings: Settings, *, supported: bool = True) -> ImagePolicy:
         return cls(max_side=settings.image_max_side, max_jpeg_bytes=settings.image_max_jpeg_bytes,
                    max_input_bytes=settings.image_max_input_bytes, max_pixels=settings.image_max_pixels,
                    min_interval_s=settings.image_min_interval_s, supported=supported)

@@ -36,8 +36,7 @@ def decode_frame(data: bytes, info: ImageInfo) -> av.VideoFrame:
 def fitted_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     """Size with the longest side at most `max_side`, aspect kept, both sides even (4:2:0 chroma needs it)."""
     scale = min(1.0, max_side / max(width, height))
-    even = lambda n: max(2, int(round(n * scale / 2)) * 2)  # noqa: E731
-    return even(width), even(height)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 def _encode(frame: av.VideoFrame, quality: int) -> bytes:
