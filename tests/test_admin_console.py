@@ -59,6 +59,19 @@ async def test_every_people_action_works_and_is_audited(console: tuple[Starlette
     assert password
     newcomer = make_client(app)
     assert (await login(newcomer, "new@example.com", password.group(1))).status_code == 303
+    # the temporary password must be replaced before anything else
+    home = await newcomer.get("/", headers={"Accept": "text/html"})
+    assert home.status_code == 303 and home.headers["location"] == "/account?change=1"
+    account = await newcomer.get("/account?change=1")
+    assert 'data-testid="change-password-first"' in account.text
+    blocked = await newcomer.post("/v1/realtime/calls", content=b"v=0", headers={
+        "Content-Type": "application/sdp", "X-CSRF-Token": await page_token(newcomer, "/account")})
+    assert blocked.status_code == 403 and blocked.json()["error"]["code"] == "password_change_required"
+    changed = await newcomer.post("/account/password", data={
+        "current_password": password.group(1), "new_password": "my-own-password-9",
+        "csrf_token": await page_token(newcomer, "/account")})
+    assert changed.status_code == 200, changed.text
+    assert (await newcomer.get("/", headers={"Accept": "text/html"})).status_code == 200
     await newcomer.aclose()
     assert "new@example.com" in (await http.get("/admin/people?q=NEW")).text
     assert "new@example.com" not in (await http.get("/admin/people?q=betty")).text

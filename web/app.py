@@ -15,6 +15,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp
 
 from web.accounts.users import AccountError
+from web.admin.first_password import PasswordChangeMiddleware
 from web.auth.middleware import SessionAuthMiddleware
 from web.auth.oidc.service import build_sso
 from web.auth.sessions import cookie_name
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                    cookie_name="__Host-csrf" if secure else "csrf", secure=secure,
                    public_origin=settings.public_origin, session_cookie_name=cookie_name(settings)),
         Middleware(SessionAuthMiddleware, services=svc, cookie_name=cookie_name(settings), secure=secure),
+        Middleware(PasswordChangeMiddleware, db=svc.db),  # temporary passwords from /admin are replaced first
     ]
     app = App(
         debug=False,

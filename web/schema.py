@@ -131,5 +131,7 @@ MIGRATIONS: list[list[str]] = [
             detail TEXT NOT NULL DEFAULT ''
         )""",
         "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
+        # a temporary password set in the console must be replaced at the next sign-in
+        "ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0",
     ],
 ]

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from web.accounts.models import User
 from web.accounts.users import AccountError
 from web.admin import audit
+from web.admin.first_password import mark_temporary
 from web.auth.guards import admin_required
 from web.i18n import N_, gettext
 from web.services import Services, services
@@ -71,6 +72,7 @@ async def create_person(request: Request) -> Response:
                                       role=form.get("role", "user"), check_policy=False)
     except AccountError as exc:
         return await _people(request, error=gettext(str(exc)), status=400)
+    await mark_temporary(svc.db, user.id)
     await audit.record(svc.db, svc.sessions.clock(), request.state.user, "user.create", user.email,
                        f"role={user.role}")
     return await _people(request, created=(user, password))
@@ -134,6 +136,7 @@ async def person_action(request: Request) -> Response:
     elif action == "reset-password":
         password = temporary_password()
         await svc.users.set_password(user.id, password, check_policy=False)
+        await mark_temporary(svc.db, user.id)
         await svc.sessions.revoke_user(user.id)
         await audit.record(svc.db, now, me, "user.reset_password", user.email)
         return await _person_page(request, reset_password=password)
