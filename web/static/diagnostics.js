@@ -198,6 +198,10 @@
           level = Math.max(level, Math.sqrt(buf.reduce(function (a, x) { return a + x * x; }, 0) / buf.length));
         }
         if (level > HEARD_LEVEL) return {mode: mode, heard: true, delay_ms: now() - start, level: level};
+        // the call ended under us (the server relays an upstream drop as an error event, then closes): no use waiting
+        var ended = events.some(function (e) { return e.type === "error"; }) || st.rtc.dc.readyState === "closed" ||
+          pc.connectionState === "failed" || pc.connectionState === "closed";
+        if (ended) return {mode: mode, heard: false, level: level, ended_early: true, waited_ms: now() - start};
         await sleep(50);
       }
       return {mode: mode, heard: false, level: level};
