@@ -51,7 +51,7 @@ async def test_websocket_photos_reach_the_upstream_downscaled_and_refusals_say_w
                 event = image_item(grainy)
                 assert 1024 * 1024 < len(event) < 2 * 1024 * 1024  # past the sanitiser's 1 MiB event limit, which
                 await ws.send(event)  # does not count image data (images have their own limits)
-                created = await next_event(ws, "conversation.item.created", timeout=15)
+                created = await next_event(ws, "conversation.item.added", timeout=15)
                 assert created["item"]["content"][0] == {"type": "input_text", "text": "这是什么？"}
                 await ws.send(image_item(jpeg(64, 64), event_id="evt_soon"))  # too soon after the first
                 assert_ga_error(await next_event(ws, "error"), "image_rate_limited")
@@ -88,7 +88,7 @@ async def test_data_channel_photos_reach_the_upstream_and_large_events_are_refus
             photo = jpeg(2200, 1650)  # a ~230 KB event: fits one SCTP message (aiortc and Chrome: 256 KiB)
             assert 150 * 1024 < len(image_item(photo)) < 256 * 1024
             client.send(json.loads(image_item(photo)))
-            await client.wait_event("conversation.item.created", timeout=15)
+            await client.wait_event("conversation.item.added", timeout=15)
             # Larger events cannot even leave a standard peer: the sender refuses them against our SDP's
             # a=max-message-size (262144), which our channel enforces too, with advice, for peers that ignore it.
             with pytest.raises(ValueError, match="262144"):
@@ -174,7 +174,7 @@ async def test_echo_mode_answers_a_photo_with_its_size(app_factory: AppFactory) 
         ws = await opened(served)
         try:
             await ws.send(image_item(jpeg(2048, 1536)))
-            await next_event(ws, "conversation.item.created", timeout=15)
+            await next_event(ws, "conversation.item.added", timeout=15)
             await ws.send(json.dumps({"type": "response.create"}))
             done = await next_event(ws, "response.output_audio_transcript.done", timeout=10)
             assert "收到图片 1024×768" in done["transcript"]
