@@ -49,12 +49,12 @@ def check_offer(sdp: str) -> str:
         raise OfferError("only one audio section and one data channel section are supported")
     if not any(ln.startswith("a=candidate:") for ln in lines):
         raise OfferError("the offer has no ICE candidates; send it after ICE gathering is complete")
-    if not any(ln.startswith("a=fingerprint:") for ln in lines):
-        raise OfferError("the offer has no DTLS fingerprint (a=fingerprint)")
     _check_sections(lines)
     for line in lines:
         if line.startswith("a=candidate:"):
             _check_candidate(line)
+    if not any(ln.startswith("a=fingerprint:") for ln in lines):
+        raise OfferError("the offer has no DTLS fingerprint (a=fingerprint)")
     return "\r\n".join(lines) + "\r\n"
 
 
