@@ -10,9 +10,11 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml requirements.lock ./
+# Exact versions with their hashes (refresh with `bash scripts/lock.sh`), then the app itself without resolving again.
+RUN pip install --require-hashes -r requirements.lock
 COPY web ./web
-RUN pip install .
+RUN pip install --no-deps .
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \

@@ -40,15 +40,17 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "==> creating .venv"
   $PY -m venv .venv
 fi
-STAMP=.venv/.installed-$( (cat pyproject.toml; echo "$WANT_TEST") | sha256sum | cut -c1-16)
+STAMP=.venv/.installed-$( (cat pyproject.toml requirements.lock requirements-test.lock; echo "$WANT_TEST") | sha256sum | cut -c1-16)
 if [[ ! -f $STAMP ]]; then
   echo "==> installing Python packages"
   .venv/bin/python -m pip install -q --upgrade pip
+  # Exact versions with their hashes (refresh with `bash scripts/lock.sh`), then the project itself, editable.
   if ((WANT_TEST)); then
-    .venv/bin/python -m pip install -q -e '.[test]'
+    .venv/bin/python -m pip install -q --require-hashes -r requirements-test.lock
   else
-    .venv/bin/python -m pip install -q -e .
+    .venv/bin/python -m pip install -q --require-hashes -r requirements.lock
   fi
+  .venv/bin/python -m pip install -q --no-deps -e .
   rm -f .venv/.installed-*
   touch "$STAMP"
 fi

@@ -14,6 +14,7 @@ from typing import Any
 
 REDACTED = "[REDACTED]"
 MAX_STRING = 4000  # longer strings are cut so one runaway value cannot make a multi-megabyte log line
+KEEP_TAIL = 1000  # … keeping their last characters
 MAX_DEPTH = 6
 
 # Keys whose values are secrets wherever they appear (structured extra, JSON text, key=value text).
@@ -84,9 +85,12 @@ def _mask_bare(match: re.Match[str]) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Mask secrets in free text; cut it to MAX_STRING characters."""
+    """Mask secrets in free text; cut it to about MAX_STRING characters, keeping the start and the end (the end of a
+    traceback names the exception)."""
     if len(text) > MAX_STRING:
-        text = text[:MAX_STRING] + "…[truncated]"
+        last_line = text.rsplit("\n", 1)[-1]
+        tail = last_line[:KEEP_TAIL] + "…" if len(last_line) > KEEP_TAIL else text[-KEEP_TAIL:]
+        text = text[:MAX_STRING - KEEP_TAIL] + "…[truncated]…" + tail
     lowered = text.lower()
     if not any(word in lowered for word in _TRIGGERS):
         return text

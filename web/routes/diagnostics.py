@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from web.auth.guards import admin_required
 from web.diagnostics import views
-from web.diagnostics.access import COOKIE, CreateLimiter, cookie_with
+from web.diagnostics.access import COOKIE, GUESS_LIMIT, GUESS_WINDOW_S, CreateLimiter, cookie_with
 from web.diagnostics.catalog import BY_ID, FAILURE_MODES
 from web.diagnostics.export import facts, report_json, report_text
 from web.diagnostics.present import row, rows, summary
@@ -43,6 +43,9 @@ TOO_DEEP = N_("The measurement data is nested too deeply to be a real measuremen
 META_TOO_LARGE = N_("The report details are too large to save. Reload the page and run the check again.")
 NOT_SAVED = N_("The report could not be saved (the server's database is not answering); the checks still run.")
 _limiters: weakref.WeakKeyDictionary[Any, CreateLimiter] = weakref.WeakKeyDictionary()  # one per app instance
+_guesses: weakref.WeakKeyDictionary[Any, CreateLimiter] = weakref.WeakKeyDictionary()  # report-ID misses per client
+TOO_MANY_GUESSES = N_("Too many report IDs that do not exist were tried from this address. Wait ten minutes and "
+                      "check the ID.")
 _JSON = {"Cache-Control": "no-store"}
 
 
@@ -121,10 +124,26 @@ async def check(request: Request) -> Response:
                                                       "kind": spec.kind})
 
 
+class Guessing(Exception):
+    """This client tried too many report IDs that show nothing."""
+
+
 async def _owned_report(request: Request) -> StoredReport | None:
+    client = request.client.host if request.client else "?"
+    guesses = _guesses.setdefault(request.app, CreateLimiter(GUESS_LIMIT, GUESS_WINDOW_S))
+    if guesses.exhausted(client):
+        raise Guessing
     canonical = normalize_report_id(str(request.path_params["report_id"]))
     report = await views.store(request).get(canonical) if canonical else None
-    return report if report is not None and views.owns(request, report) else None
+    if report is not None and views.owns(request, report):
+        return report
+    guesses.allow(client)  # counts the miss
+    return None
+
+
+def _guessing() -> Response:
+    return _refused(429, "rate_limited", TOO_MANY_GUESSES, f"more than {GUESS_LIMIT} misses in "
+                    f"{int(GUESS_WINDOW_S // 60)} minutes")
 
 
 async def finish(request: Request) -> Response:
@@ -156,7 +175,10 @@ async def finish(request: Request) -> Response:
 
 
 async def report_page(request: Request) -> Response:
-    report = await _owned_report(request)
+    try:
+        report = await _owned_report(request)
+    except Guessing:
+        return _guessing()
     if report is None:
         return render(request, "pages/error.html", {"status_code": 404, "title": gettext(N_("Page not found")),
                                                     "message": gettext(NO_REPORT)}, status_code=404)
@@ -166,7 +188,10 @@ async def report_page(request: Request) -> Response:
 
 
 async def report_download(request: Request) -> Response:
-    report = await _owned_report(request)
+    try:
+        report = await _owned_report(request)
+    except Guessing:
+        return _guessing()
     if report is None:
         return JSONResponse({"error": {"code": "not_found", "message": gettext(NO_REPORT)}}, status_code=404)
     name = f"diagnostics-{display_id(report.id)}.json"
@@ -174,7 +199,10 @@ async def report_download(request: Request) -> Response:
 
 
 async def report_plain(request: Request) -> Response:
-    report = await _owned_report(request)
+    try:
+        report = await _owned_report(request)
+    except Guessing:
+        return _guessing()
     if report is None:
         return PlainTextResponse(gettext(NO_REPORT), status_code=404)
     return PlainTextResponse(report_text(report), headers=_JSON)

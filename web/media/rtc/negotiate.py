@@ -56,6 +56,8 @@ def check_offer(sdp: str) -> str:
     for line in lines:
         if line.startswith("a=candidate:"):
             _check_candidate(line)
+    if not any(ln.startswith("a=fingerprint:") for ln in lines):
+        raise OfferError("the offer has no DTLS fingerprint (a=fingerprint)")
     return "\r\n".join(lines) + "\r\n"
 
 
