@@ -34,6 +34,14 @@ if ((WANT_TEST)); then
   apt_install coturn nftables
   # the AudioWorklet DSP tests run the page's worklet under Node.js
   command -v node >/dev/null 2>&1 || apt_install nodejs
+  command -v npm >/dev/null 2>&1 || apt_install npm
+  # the real OpenAI clients (Agents SDK) for the OpenAI-compatible API tests, pinned by tests/js/package-lock.json
+  JS_STAMP=tests/js/node_modules/.installed-$(sha256sum tests/js/package-lock.json | cut -c1-16)
+  if [[ ! -f $JS_STAMP ]]; then
+    echo "==> installing tests/js (npm ci)"
+    (cd tests/js && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+    touch "$JS_STAMP"
+  fi
 fi
 
 if [[ ! -x .venv/bin/python ]]; then

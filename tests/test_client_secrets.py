@@ -140,3 +140,15 @@ async def test_minting_is_rate_limited(app: Starlette, client: httpx.AsyncClient
         device.cookies.clear()
         statuses = [(await device.post(URL, headers=bearer(token))).status_code for _ in range(31)]
     assert statuses[:30] == [200] * 30 and statuses[30] == 429
+
+
+async def test_a_signed_in_page_using_its_key_needs_no_csrf_token_on_call_paths_only(client: httpx.AsyncClient) -> None:
+    # the Agents SDK on the gateway's own page: fetch sends the session cookie along with the ek_ bearer key
+    await login(client)
+    token = await csrf_token(client, "/")
+    key = (await client.post(URL, headers={"X-CSRF-Token": token})).json()["value"]
+    call = await client.post("/v1/realtime/calls", content=b"v=0\r\n",
+                             headers={**bearer(key), "Content-Type": "application/sdp"})
+    assert call.status_code == 400  # past CSRF and auth: the offer is what is wrong
+    other = await client.post("/logout", headers=bearer(key))
+    assert other.status_code == 403  # elsewhere the cookie still needs its CSRF token

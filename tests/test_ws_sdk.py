@@ -29,9 +29,9 @@ def sdk(served: Served, token: str) -> AsyncOpenAI:
     return AsyncOpenAI(api_key=token, websocket_base_url=f"ws://127.0.0.1:{served.port}/v1")
 
 
-async def talk(served: Served) -> tuple[list[Any], bytes]:
+async def talk(served: Served, key: str | None = None) -> tuple[list[Any], bytes]:
     """Connect with the SDK, say one utterance in 100 ms appends, and return (events up to response.done, audio)."""
-    token = await served.token()
+    token = key or await served.token()
     events: list[Any] = []
     async with sdk(served, token).realtime.connect(model=MODEL) as connection:
         first = await connection.recv()
@@ -107,3 +107,17 @@ async def updated_with(connection: Any, instructions: str) -> Any:
             if event.type == "session.updated" and event.session.instructions == instructions:
                 return event
     raise AssertionError("the connection ended")
+
+
+@pytest.mark.parametrize("mode", ["echo", "azure"])
+async def test_sdk_mints_a_client_secret_and_connects_with_it(app_factory: AppFactory, fake: FakeRealtimeServer,
+                                                              mode: str) -> None:
+    overrides = fake.settings_overrides(mode) if mode != "echo" else {}
+    async with serve(await app_factory(**overrides)) as served:
+        backend = AsyncOpenAI(api_key=await served.token(), base_url=f"http://127.0.0.1:{served.port}/v1")
+        secret = await backend.realtime.client_secrets.create(
+            expires_after={"anchor": "created_at", "seconds": 600},
+            session={"type": "realtime", "instructions": "Answer briefly."})
+        assert secret.value.startswith("ek_") and secret.session is not None
+        events, audio = await talk(served, secret.value)
+    assert events[-1].type == "response.done" and rms(audio) > 0.05, [e.type for e in events]

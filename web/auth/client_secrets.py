@@ -21,6 +21,7 @@ from typing import Any
 from web.i18n import N_
 
 SECRET_PREFIX = "ek_"
+CALL_PATHS = frozenset({"/v1/realtime/calls", "/v1/realtime"})  # an ek_ key starts calls, nothing else
 DEFAULT_TTL_S = 60
 MIN_TTL_S = 10
 MAX_TTL_S = 7200

@@ -13,6 +13,7 @@ from __future__ import annotations
 from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.auth.client_secrets import CALL_PATHS as CLIENT_SECRET_PATHS
 from web.auth.client_secrets import SECRET_PREFIX as CLIENT_SECRET_PREFIX
 from web.db import DatabaseError
 from web.i18n import N_
@@ -21,7 +22,6 @@ from web.security.operator_access import OPERATOR_PATHS
 from web.security.responses import error_response
 from web.services import Services, credential_is_active
 
-CLIENT_SECRET_PATHS = frozenset({"/v1/realtime/calls", "/v1/realtime"})  # an ek_ key starts calls, nothing else
 THROTTLED = N_("Too many failed attempts from your network. Try again in %(seconds)s seconds.")
 
 
