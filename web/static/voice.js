@@ -191,15 +191,23 @@ function gathered(peer) {
 
 function teardown() {
   clearTimers();
-  if (location_) hangUp(location_); // first, so the server hears "hang up" rather than "peer vanished"
-  if (dc) { dc.onclose = null; dc.onmessage = null; try { dc.close(); } catch (e) { /* already closed */ } }
-  if (pc) { pc.onconnectionstatechange = null; pc.close(); }
+  const oldPc = pc, oldDc = dc;
+  if (oldDc) { oldDc.onclose = null; oldDc.onmessage = null; }
+  if (oldPc) oldPc.onconnectionstatechange = null;
+  const close = () => {
+    if (oldDc) { try { oldDc.close(); } catch (e) { /* already closed */ } }
+    if (oldPc) oldPc.close();
+  };
+  // Hang up first and close the peer once the server has answered (at most 1 s), so the server hears "hang up"
+  // rather than "peer vanished" and the DELETE never finds the call already gone (404).
+  if (location_) hangUp(location_).finally(close); else close();
   pc = dc = location_ = null;
   delete panel.dataset.callUrl; // voice-camera.js posts photos to the current call
 }
 
 function hangUp(url) {
-  fetch(url, { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } }).catch(() => {});
+  const request = fetch(url, { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } });
+  return Promise.race([request, new Promise((resolve) => setTimeout(resolve, 1000))]).catch(() => {});
 }
 
 function lost() {
