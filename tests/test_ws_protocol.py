@@ -169,7 +169,7 @@ async def test_100_calls_opened_and_closed_leave_no_trace(served: Served) -> Non
     await wait_for(lambda: served.registry.stats()["reserved"] == 0)
     await wait_for(lambda: len(asyncio.all_tasks()) <= tasks)
     assert len(os.listdir("/proc/self/fd")) <= fds + 2  # (a socket may still be in the kernel's close path)
-    assert served.registry.stats()["other_transports"] == 0
+    assert served.registry.stats()["by_transport"].get("websocket", 0) == 0
 
 
 async def test_barge_in_truncation_reaches_the_upstream(app_factory: AppFactory) -> None:

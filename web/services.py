@@ -16,6 +16,9 @@ from web.accounts.users import UserRepository
 from web.auth.sessions import SessionStore
 from web.auth.tokens import TokenStore
 from web.db import Database
+from web.i18n import DEFAULT_LOCALE, translate
+from web.media.calls import CallRegistry, Credential
+from web.media.rtc.transport import RtcTransport
 from web.settings import Settings
 
 
@@ -28,6 +31,8 @@ class Services:
     sessions: SessionStore
     throttle: LoginThrottle
     tokens: TokenStore
+    calls: CallRegistry  # every live voice call of this process, of both transports
+    rtc: RtcTransport  # opens WebRTC calls for `calls`
     counters: Counter[str] = field(default_factory=Counter)  # monotonic event counts exported by /metrics
 
 
@@ -43,6 +48,8 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     sessions = SessionStore(db, settings, clock)
     tokens = TokenStore(db, clock)
     sessions.extra_handles = tokens.handles_for_user
+    # Revocation and shutdown end calls outside any request, so there is no request locale: the default (zh-CN).
+    calls = CallRegistry(settings, texts=lambda message: translate(message, DEFAULT_LOCALE))
     return Services(
         settings=settings,
         db=db,
@@ -55,14 +62,16 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
             per_ip=settings.login_max_failures_per_ip,
             window_s=settings.login_throttle_window_s,
         ),
+        calls=calls,
+        rtc=RtcTransport(settings, calls),
     )
 
 
-async def credential_is_active(svc: Services, handle: str) -> bool:
-    """Whether a session id or a `token:<id>` handle still grants access (used by long-lived calls)."""
-    if handle.startswith("token:"):
-        return await svc.tokens.is_active(int(handle.removeprefix("token:")))
-    return await svc.sessions.is_active(handle)
+async def credential_is_active(svc: Services, credential: Credential) -> bool:
+    """Whether a session or a device token still grants access (used by long-lived calls)."""
+    if credential.is_token:
+        return await svc.tokens.is_active(credential.token_id)
+    return await svc.sessions.is_active(credential.key)
 
 
 def services(conn: HTTPConnection) -> Services:

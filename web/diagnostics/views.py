@@ -20,7 +20,9 @@ from web.diagnostics.server_view import call_view
 from web.diagnostics.store import ReportStore, StoredReport
 from web.diagnostics.useragent import parse_user_agent
 from web.diagnostics.values import Values, clean_json
+from web.media.rtc.call import Call
 from web.security.cookies import read_cookies
+from web.services import services
 
 CALLS_PATH = "/v1/realtime/calls"
 WEBSOCKET_PATH = "/v1/realtime"
@@ -32,8 +34,7 @@ def store(request: Request) -> ReportStore:
 
 
 def calls_available(request: Request) -> bool:
-    has_route = any(getattr(r, "path", None) == CALLS_PATH for r in request.app.routes)
-    return has_route and getattr(request.app.state, "calls", None) is not None
+    return any(getattr(r, "path", None) == CALLS_PATH for r in request.app.routes)
 
 
 def websocket_available(request: Request) -> bool:
@@ -85,11 +86,10 @@ async def read_payload(request: Request) -> tuple[str, dict[str, Any]]:
 
 
 async def _server_view(request: Request, values: Values) -> CheckResult:
-    registry = getattr(request.app.state, "calls", None)
-    if registry is None or not calls_available(request):
+    if not calls_available(request):
         return rules_quality.server_view(None, available=False)
-    call = registry.get(values.text("call_id", limit=80))
-    if call is None or call.user_id != request.state.user.id:
+    call = services(request).calls.get(values.text("call_id", limit=80))
+    if not isinstance(call, Call) or call.user_id != request.state.user.id:  # a WebSocket call has no media path
         return rules_quality.server_view(None)
     view = await call_view(call, include_addresses=values.flag("include_ips") is True)
     result = rules_quality.server_view(view)

@@ -7,24 +7,17 @@ Readiness reports each dependency; only real faults make it 503 (see `_ready`).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from web.media.realtime import describe_upstream
 from web.monitor.exposition import CONTENT_TYPE
-
-describe_upstream: Callable[[Any], Any] | None
-try:  # optional: the voice package may be absent. Imported here, at start-up, not on the loop in a request.
-    from web.media.realtime import describe_upstream
-except ImportError:  # pragma: no cover - depends on the installation
-    describe_upstream = None
 
 DB_TIMEOUT_S = 2.0
 READY_MAX_LOOP_LAG_S = 1.0
@@ -39,9 +32,7 @@ async def health(request: Request) -> Response:
 
 
 async def _database(request: Request) -> Check:
-    db = getattr(request.app.state, "db", None)
-    if db is None:
-        return {"ok": False, "error": "not configured"}
+    db = request.app.state.db
     started = time.perf_counter()
     try:
         await asyncio.wait_for(db.ping(), DB_TIMEOUT_S)
@@ -59,9 +50,7 @@ async def _database(request: Request) -> Check:
 
 
 def _event_loop(request: Request) -> Check:
-    monitoring = getattr(request.app.state, "monitoring", None)
-    if monitoring is None:
-        return {"ok": False, "error": "monitoring not started"}
+    monitoring = request.app.state.monitoring
     snap = monitoring.snapshot()
     age = snap.age_s()
     stale_after = max(5.0, 5 * snap.interval_s)
@@ -79,9 +68,7 @@ def _event_loop(request: Request) -> Check:
 
 
 def _log_queue(request: Request) -> Check:
-    pipeline = getattr(request.app.state, "log_pipeline", None)
-    if pipeline is None:
-        return {"ok": False, "error": "logging not set up"}
+    pipeline = request.app.state.log_pipeline
     stats = pipeline.stats()
     # A full queue only means records are being dropped (and counted); requests are unaffected, so it degrades
     # rather than fails readiness. A dead writer thread is a real fault.
@@ -100,18 +87,13 @@ def _log_queue(request: Request) -> Check:
 async def _realtime(request: Request) -> Check:
     settings = request.app.state.settings
     check: Check = {"ok": True, "mode": settings.voice_mode}
-    if describe_upstream is None:
-        return check
     try:
         described = describe_upstream(settings)
-        if inspect.isawaitable(described):
-            described = await asyncio.wait_for(described, DB_TIMEOUT_S)
     except Exception as exc:
         return {**check, "ok": False, "error": type(exc).__name__}
-    if isinstance(described, dict):
-        check["upstream"] = described
-        # The selected upstream lacks its configuration: voice cannot work on this instance.
-        check["ok"] = bool(described.get("configured", True))
+    check["upstream"] = described
+    # The selected upstream lacks its configuration: voice cannot work on this instance.
+    check["ok"] = bool(described.get("configured", True))
     return check
 
 
@@ -128,9 +110,7 @@ async def ready(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    monitoring = getattr(request.app.state, "monitoring", None)
-    if monitoring is None:
-        return PlainTextResponse("monitoring not started\n", status_code=503, headers=NO_STORE)
+    monitoring = request.app.state.monitoring
     return Response(monitoring.render_prometheus(), media_type=CONTENT_TYPE, headers=NO_STORE)
 
 
