@@ -103,11 +103,6 @@ class UpstreamError(Exception):
     def __repr__(self) -> str:
         return f"UpstreamError(code={self.code!r}, status={self.status!r})"
 
-    @property
-    def fatal_for_config(self) -> bool:
-        """True when retrying cannot help until an operator changes the configuration."""
-        return self.code in {"key_rejected", "bad_deployment", "not_found", "misconfigured"}
-
 
 def error_for_status(status: int, body: str = "") -> UpstreamError:
     """Map a refused WebSocket upgrade (HTTP status + body) to an `UpstreamError`."""
