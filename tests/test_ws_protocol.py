@@ -18,7 +18,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.conftest import AppFactory
 from tests.fake_realtime import FakeOptions, FakeRealtimeServer, speech_like
 from tests.test_ws_helpers import Served, next_event, serve, wait_for
-from web.media.realtime import realtime_stats
 from web.media.ws.protocol import MAX_FRAME_CHARS
 
 
@@ -106,6 +105,7 @@ async def test_frames_beyond_the_servers_limit_close_with_1009_and_free_the_call
 
 
 async def test_audio_flows_after_bad_input_and_a_vanished_client_frees_everything(served: Served) -> None:
+    realtime_stats = served.app.state.services.realtime_stats.snapshot
     before = realtime_stats()
     ws = await opened(served)
     await ws.send("garbage")

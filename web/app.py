@@ -21,7 +21,6 @@ from web.auth.sessions import cookie_name
 from web.i18n import LocaleMiddleware
 from web.logs import setup_logging
 from web.media.calls import CallRegistry, Credential
-from web.media.realtime import realtime_stats
 from web.middleware.request_context import RequestContextMiddleware
 from web.monitor.monitoring import Monitoring
 from web.routes import get_routes
@@ -94,11 +93,11 @@ def _register_gauges(monitoring: Monitoring, svc: Services) -> None:
     monitoring.register_gauge("token_auth_failures_total", "Bearer requests with an unknown, expired or revoked token.",
                               lambda: counters["token_auth_failures_total"], kind="counter")
     monitoring.register_gauge("realtime_sessions_active", "Conversations open to the realtime upstream.",
-                              lambda: realtime_stats().get("sessions_active", 0))
+                              lambda: svc.realtime_stats.snapshot().get("sessions_active", 0))
     monitoring.register_gauge("realtime_upstream_errors_total", "Upstream failures (handshake, stall, close).",
-                              lambda: realtime_stats().get("upstream_errors_total", 0), kind="counter")
+                              lambda: svc.realtime_stats.snapshot().get("upstream_errors_total", 0), kind="counter")
     monitoring.register_gauge("realtime_reconnects_total", "Transparent upstream reconnects.",
-                              lambda: realtime_stats().get("reconnects", 0), kind="counter")
+                              lambda: svc.realtime_stats.snapshot().get("reconnects", 0), kind="counter")
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> Starlette:

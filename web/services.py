@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import Counter
@@ -16,8 +17,10 @@ from web.accounts.users import UserRepository
 from web.auth.sessions import SessionStore
 from web.auth.tokens import TokenStore
 from web.db import Database
+from web.diagnostics.upstream_check import UpstreamCheck
 from web.i18n import DEFAULT_LOCALE, translate
 from web.media.calls import CallRegistry, Credential
+from web.media.realtime import RealtimeStats, create_realtime_session
 from web.media.rtc.transport import RtcTransport
 from web.settings import Settings
 
@@ -33,6 +36,8 @@ class Services:
     tokens: TokenStore
     calls: CallRegistry  # every live voice call of this process, of both transports
     rtc: RtcTransport  # opens WebRTC calls for `calls`
+    realtime_stats: RealtimeStats  # the realtime relay's counters and recent upstream errors
+    upstream_check: UpstreamCheck  # the diagnostics' upstream probe, cached
     counters: Counter[str] = field(default_factory=Counter)  # monotonic event counts exported by /metrics
 
 
@@ -49,7 +54,9 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     tokens = TokenStore(db, clock)
     sessions.extra_handles = tokens.handles_for_user
     # Revocation and shutdown end calls outside any request, so there is no request locale: the default (zh-CN).
-    calls = CallRegistry(settings, texts=lambda message: translate(message, DEFAULT_LOCALE))
+    realtime_stats = RealtimeStats()
+    calls = CallRegistry(settings, session_factory=functools.partial(create_realtime_session, stats=realtime_stats),
+                         texts=lambda message: translate(message, DEFAULT_LOCALE))
     return Services(
         settings=settings,
         db=db,
@@ -64,6 +71,8 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         ),
         calls=calls,
         rtc=RtcTransport(settings, calls),
+        realtime_stats=realtime_stats,
+        upstream_check=UpstreamCheck(settings, realtime_stats),
     )
 
 

@@ -11,7 +11,6 @@ from starlette.requests import Request
 
 from web.diagnostics.present import utc_text
 from web.diagnostics.store import StoredReport
-from web.diagnostics.upstream_check import upstream_errors
 from web.logs import recent_records as _recent_records
 
 WINDOW_MARGIN_S = 120.0
@@ -34,8 +33,8 @@ async def support_context(request: Request, report: StoredReport) -> dict[str, A
     owner = await request.app.state.services.users.get(report.user_id) if report.user_id is not None else None
     since = report.created_at - WINDOW_MARGIN_S
     until = report.updated_at + WINDOW_MARGIN_S
-    errors = [{**e, "time_text": utc_text(float(e.get("time", 0)))}
-              for e in upstream_errors(since=since) if float(e.get("time", 0)) <= until]
+    seen = request.app.state.services.upstream_check.upstream_errors(since=since)
+    errors = [{**e, "time_text": utc_text(float(e.get("time", 0)))} for e in seen if float(e.get("time", 0)) <= until]
     return {
         "owner": owner,
         "window": f"{utc_text(since)} – {utc_text(until)}",

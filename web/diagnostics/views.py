@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import WebSocketRoute
 
-from web.diagnostics import rules_quality, upstream_check
+from web.diagnostics import rules_quality
 from web.diagnostics.access import COOKIE, owned_ids
 from web.diagnostics.catalog import BY_ID, PAGE_CHECKS
 from web.diagnostics.evaluate import Context, evaluate
@@ -105,7 +105,7 @@ async def run_check(request: Request, check_id: str, values: Values) -> CheckRes
     if spec.needs_calls and not calls_available(request):
         return CheckResult(check_id, SKIP, NOT_AVAILABLE)
     if check_id == "upstream":
-        return await upstream_check.run(request.app.state.settings)
+        return await services(request).upstream_check.run()
     if check_id == "server_view":
         return await _server_view(request, values)
     result = evaluate(check_id, values, context(request))
