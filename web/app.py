@@ -21,6 +21,7 @@ from web.auth.sessions import cookie_name
 from web.i18n import LocaleMiddleware
 from web.logs import setup_logging
 from web.media.calls import CallRegistry, Credential
+from web.media.realtime import resolve_upstream
 from web.middleware.request_context import RequestContextMiddleware
 from web.monitor.monitoring import Monitoring
 from web.routes import get_routes
@@ -126,6 +127,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         calls.start()
         svc.rtc.start()
         sweep = asyncio.create_task(_end_calls_of_revoked_credentials(svc, calls), name="credential-sweep")
+        for warning in resolve_upstream(settings).warnings:  # once per process, not per call
+            logger.warning("realtime upstream: {}", warning)
         logger.info("app started", version=APP_VERSION, env=settings.app_env, database=svc.db.kind,
                     schema_version=version, voice_mode=settings.voice_mode)
         try:
