@@ -10,9 +10,11 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml requirements.lock ./
+# Exact versions with their hashes (refresh with `bash scripts/lock.sh`), then the app itself without resolving again.
+RUN pip install --require-hashes -r requirements.lock
 COPY web ./web
-RUN pip install .
+RUN pip install --no-deps .
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
@@ -43,4 +45,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as r; h = (os.environ.get('ALLOWED_HOSTS') or 'localhost').split(',')[0].strip().replace('*', 'health'); r.urlopen(r.Request('http://127.0.0.1:' + os.environ.get('PORT', '3000') + '/health', headers={'Host': h}), timeout=4)"]
 
 # Same command as the Procfile; sh expands $PORT and $FORWARDED_ALLOW_IPS, exec makes uvicorn PID 1 so it gets SIGTERM.
-CMD ["/bin/sh", "-c", "exec uvicorn --factory web.app:create_app --host 0.0.0.0 --port \"${PORT:-3000}\" --proxy-headers --forwarded-allow-ips \"${FORWARDED_ALLOW_IPS:-127.0.0.1}\" --lifespan on --no-access-log --timeout-graceful-shutdown 10 --ws-max-size 16777216 --ws-ping-interval 5 --ws-ping-timeout 5"]
+CMD ["/bin/sh", "-c", "exec uvicorn --factory web.app:create_app --host 0.0.0.0 --port \"${PORT:-3000}\" --proxy-headers --forwarded-allow-ips \"${FORWARDED_ALLOW_IPS:-127.0.0.1}\" --lifespan on --no-access-log --timeout-graceful-shutdown 10 --http web.server_protocol:DeadlineHttpToolsProtocol --limit-concurrency 400 --timeout-keep-alive 5 --ws-max-size 16777216 --ws-ping-interval 5 --ws-ping-timeout 5"]

@@ -30,23 +30,35 @@ $PY -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
 if ((WANT_TEST)); then
   apt_install chromium fonts-wqy-microhei espeak-ng sox postgresql iproute2 util-linux
+  # real TURN relay and simulated networks (namespaces with NAT and firewall rules) for the network tests
+  apt_install coturn nftables
   # the AudioWorklet DSP tests run the page's worklet under Node.js
   command -v node >/dev/null 2>&1 || apt_install nodejs
+  command -v npm >/dev/null 2>&1 || apt_install npm
+  # the real OpenAI clients (Agents SDK) for the OpenAI-compatible API tests, pinned by tests/js/package-lock.json
+  JS_STAMP=tests/js/node_modules/.installed-$(sha256sum tests/js/package-lock.json | cut -c1-16)
+  if [[ ! -f $JS_STAMP ]]; then
+    echo "==> installing tests/js (npm ci)"
+    (cd tests/js && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+    touch "$JS_STAMP"
+  fi
 fi
 
 if [[ ! -x .venv/bin/python ]]; then
   echo "==> creating .venv"
   $PY -m venv .venv
 fi
-STAMP=.venv/.installed-$( (cat pyproject.toml; echo "$WANT_TEST") | sha256sum | cut -c1-16)
+STAMP=.venv/.installed-$( (cat pyproject.toml requirements.lock requirements-test.lock; echo "$WANT_TEST") | sha256sum | cut -c1-16)
 if [[ ! -f $STAMP ]]; then
   echo "==> installing Python packages"
   .venv/bin/python -m pip install -q --upgrade pip
+  # Exact versions with their hashes (refresh with `bash scripts/lock.sh`), then the project itself, editable.
   if ((WANT_TEST)); then
-    .venv/bin/python -m pip install -q -e '.[test]'
+    .venv/bin/python -m pip install -q --require-hashes -r requirements-test.lock
   else
-    .venv/bin/python -m pip install -q -e .
+    .venv/bin/python -m pip install -q --require-hashes -r requirements.lock
   fi
+  .venv/bin/python -m pip install -q --no-deps -e .
   rm -f .venv/.installed-*
   touch "$STAMP"
 fi

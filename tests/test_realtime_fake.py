@@ -77,7 +77,8 @@ async def test_turn_events_match_the_sdk_types(fake: FakeRealtimeServer, path: s
     names = [e["type"] for e in events]
     assert audio_delta in names
     assert names[:4] == ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
-                         "input_audio_buffer.committed", "conversation.item.created"]
+                         "input_audio_buffer.committed",
+                         "conversation.item.created" if protocol == "beta" else "conversation.item.added"]
     check_response_lifecycle(events)
 
 

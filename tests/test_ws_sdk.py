@@ -29,9 +29,9 @@ def sdk(served: Served, token: str) -> AsyncOpenAI:
     return AsyncOpenAI(api_key=token, websocket_base_url=f"ws://127.0.0.1:{served.port}/v1")
 
 
-async def talk(served: Served) -> tuple[list[Any], bytes]:
+async def talk(served: Served, key: str | None = None) -> tuple[list[Any], bytes]:
     """Connect with the SDK, say one utterance in 100 ms appends, and return (events up to response.done, audio)."""
-    token = await served.token()
+    token = key or await served.token()
     events: list[Any] = []
     async with sdk(served, token).realtime.connect(model=MODEL) as connection:
         first = await connection.recv()
@@ -91,8 +91,9 @@ async def test_sdk_session_update_and_errors_keep_the_connection(app_factory: Ap
         async with sdk(served, token).realtime.connect(model=MODEL) as connection:
             assert (await connection.recv()).type == "session.created"
             await connection.session.update(session={"type": "realtime", "instructions": "Answer briefly."})
-            # (the relay's own defaults were applied first; their session.updated events come before ours)
-            assert (await updated_with(connection, "Answer briefly.")).session.type == "realtime"
+            # GA: the first session.updated is the answer to ours (the relay's own defaults stay internal)
+            first = await connection.recv()
+            assert first.type == "session.updated" and first.session.instructions == "Answer briefly."
             await connection.send({"type": "conversation.item.delete", "item_id": "item_missing", "event_id": "e1"})
             error = await connection.recv()
             assert error.type == "error" and error.error.event_id == "e1"  # yielded by the SDK, never raised
@@ -106,3 +107,17 @@ async def updated_with(connection: Any, instructions: str) -> Any:
             if event.type == "session.updated" and event.session.instructions == instructions:
                 return event
     raise AssertionError("the connection ended")
+
+
+@pytest.mark.parametrize("mode", ["echo", "azure"])
+async def test_sdk_mints_a_client_secret_and_connects_with_it(app_factory: AppFactory, fake: FakeRealtimeServer,
+                                                              mode: str) -> None:
+    overrides = fake.settings_overrides(mode) if mode != "echo" else {}
+    async with serve(await app_factory(**overrides)) as served:
+        backend = AsyncOpenAI(api_key=await served.token(), base_url=f"http://127.0.0.1:{served.port}/v1")
+        secret = await backend.realtime.client_secrets.create(
+            expires_after={"anchor": "created_at", "seconds": 600},
+            session={"type": "realtime", "instructions": "Answer briefly."})
+        assert secret.value.startswith("ek_") and secret.session is not None
+        events, audio = await talk(served, secret.value)
+    assert events[-1].type == "response.done" and rms(audio) > 0.05, [e.type for e in events]

@@ -15,6 +15,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp
 
 from web.accounts.users import AccountError
+from web.admin.first_password import PasswordChangeMiddleware
 from web.auth.middleware import SessionAuthMiddleware
 from web.auth.oidc.service import build_sso
 from web.auth.sessions import cookie_name
@@ -26,11 +27,15 @@ from web.middleware.request_context import RequestContextMiddleware
 from web.monitor.monitoring import Monitoring
 from web.routes import get_routes
 from web.routes.errors import http_error, server_error
+from web.security.body_deadline import BodyDeadlineMiddleware
+from web.security.client_address import ClientAddressMiddleware
+from web.security.cors import CORSMiddleware
 from web.security.csrf import CSRFMiddleware
 from web.security.headers import SecurityHeadersMiddleware
 from web.security.limits import BodySizeLimitMiddleware
 from web.services import Services, build_services, credential_is_active
 from web.settings import APP_VERSION, Settings, load_settings
+from web.usage.wiring import wire_usage
 
 
 class App(Starlette):
@@ -116,6 +121,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     _register_gauges(monitoring, svc)
     monitoring.register_gauge("voice_calls_active", "Voice calls open (WebRTC and WebSocket).",
                               lambda: len(calls.live_calls()))
+    wire_usage(svc.usage, calls, monitoring)
     sso = build_sso(settings, svc.db, clock)  # single sign-on providers (none unless OIDC_PROVIDERS is set)
 
     @asynccontextmanager
@@ -126,6 +132,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         await monitoring.start()
         calls.start()
         svc.rtc.start()
+        await svc.usage.start()
         sweep = asyncio.create_task(_end_calls_of_revoked_credentials(svc, calls), name="credential-sweep")
         for warning in resolve_upstream(settings).warnings:  # once per process, not per call
             logger.warning("realtime upstream: {}", warning)
@@ -137,6 +144,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             purge.cancel()
             sweep.cancel()
             await calls.close_all("shutdown")
+            await svc.usage.stop()  # after the calls: their records are queued as they close
             await sso.aclose()
             await monitoring.stop()
             await svc.db.close()
@@ -147,12 +155,15 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     secure = settings.is_production
     middleware = [
         Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts)),
+        Middleware(BodyDeadlineMiddleware, seconds=settings.http_body_timeout_s),
+        Middleware(CORSMiddleware, allowed_origins=settings.cors_allowed_origins),
         Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(LocaleMiddleware),
         Middleware(CSRFMiddleware, secret=settings.secret_key,
                    cookie_name="__Host-csrf" if secure else "csrf", secure=secure,
                    public_origin=settings.public_origin, session_cookie_name=cookie_name(settings)),
         Middleware(SessionAuthMiddleware, services=svc, cookie_name=cookie_name(settings), secure=secure),
+        Middleware(PasswordChangeMiddleware, db=svc.db),  # temporary passwords from /admin are replaced first
     ]
     app = App(
         debug=False,
@@ -162,6 +173,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         lifespan=lifespan,
     )
     app.outer = [
+        lambda inner: ClientAddressMiddleware(inner, hops=settings.proxy_hops),
         lambda inner: RequestContextMiddleware(inner, monitoring.http),
         lambda inner: SecurityHeadersMiddleware(inner, production=secure),
     ]

@@ -1,4 +1,4 @@
-"""Command line: `python -m web serve` and `python -m web users …`."""
+"""Command line: `python -m web serve`, `python -m web users …`, `diagnose` and `device` (the reference client)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ from collections.abc import Sequence
 
 from web.cli_diagnose import add_parser as add_diagnose_parser
 from web.cli_diagnose import run as run_diagnose
+from web.device_client import add_parser as add_device_parser
+from web.device_client import run as run_device
 from web.settings import SettingsError, load_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    from web.server_protocol import HTTP_PROTOCOL, LIMIT_CONCURRENCY, TIMEOUT_KEEP_ALIVE_S
 
     try:
         settings = load_settings()
@@ -35,6 +39,10 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,  # the app routes uvicorn's logging into its own non-blocking pipeline
         access_log=False,  # one access record per request comes from the app's request-context middleware
         timeout_graceful_shutdown=10,
+        # the same deadlines and cap as the Procfile: headers within 10 s, a connection cap, idle keep-alive 5 s
+        http=HTTP_PROTOCOL,
+        limit_concurrency=LIMIT_CONCURRENCY,
+        timeout_keep_alive=TIMEOUT_KEEP_ALIVE_S,
         ws_max_size=16 * 1024 * 1024,
         # Notice a vanished WebSocket client within ~10 s (uvicorn's default is 20 s + 20 s).
         ws_ping_interval=5.0,
@@ -89,8 +97,9 @@ async def _users(args: argparse.Namespace) -> int:
             print(f"{args.action}d {user.email}" + (f"; ended {ended} session(s)" if ended else ""))
         elif args.action == "set-password":
             await svc.users.set_password(user.id, _read_password(args))
-            ended = await svc.sessions.revoke_user(user.id)
-            print(f"password changed for {user.email}; ended {ended} session(s)")
+            devices = await svc.tokens.revoke_all(user.id)
+            ended = await svc.sessions.revoke_user(user.id)  # the server's credential sweep ends the tokens' calls
+            print(f"password changed for {user.email}; ended {ended} session(s), revoked {devices} device token(s)")
         elif args.action == "promote":
             await svc.users.set_role(user.id, "admin")
             print(f"{user.email} is now an admin")
@@ -130,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     setpw.add_argument("email")
     setpw.add_argument("--password")
     add_diagnose_parser(sub)
+    add_device_parser(sub)
     return parser
 
 
@@ -139,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "diagnose":
         return run_diagnose(args)
+    if args.command == "device":
+        return run_device(args)
     try:
         return asyncio.run(_users(args))
     except SettingsError as exc:

@@ -94,7 +94,12 @@ def run(args: argparse.Namespace) -> int:
             return 2
     options = Options(url=args.url.rstrip("/"), email=args.email, password=_password(args), local=args.local,
                       save=not args.no_report, quality_seconds=max(1, min(30, args.seconds)))
-    result = asyncio.run(diagnose(options, settings))
+    try:
+        result = asyncio.run(diagnose(options, settings))
+    except Exception as exc:  # a last resort: still a verdict, still JSON with --json
+        from web.diagnostics.cli_run import Run
+        result = Run()
+        result.broke(exc)
     locale = _locale(args.lang)
     if args.json:
         print(json.dumps(_as_json(result, options.url, locale), ensure_ascii=False, indent=2, default=str))

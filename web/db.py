@@ -88,7 +88,15 @@ class Database:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, self._run, fn)
         try:
-            return await asyncio.wait_for(future, timeout)
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the query finishes, so a
+            # cancelled background loop (usage purge, session purge) would run on and block the shutdown.
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # The query cannot be stopped in its thread: let it finish before the caller (often a shutdown that closes
+            # the connections next) goes on, then pass the cancellation on.
+            await asyncio.wait([future])
+            raise
         except TimeoutError as exc:
             raise DatabaseError(f"database did not answer within {timeout:g} s") from exc
 

@@ -84,4 +84,54 @@ MIGRATIONS: list[list[str]] = [
     [  # accounts created by single sign-on have no password anyone knows: the account page says so
         "ALTER TABLE users ADD COLUMN password_login INTEGER NOT NULL DEFAULT 1",
     ],
+    [  # usage (web/usage): one row per conversation; per-user quota overrides
+        """CREATE TABLE IF NOT EXISTS conversations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            call_id TEXT NOT NULL,
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            token_id INTEGER,
+            transport TEXT NOT NULL,
+            upstream TEXT NOT NULL,
+            started_at DOUBLE PRECISION NOT NULL,
+            ended_at DOUBLE PRECISION NOT NULL,
+            end_reason TEXT NOT NULL DEFAULT '',
+            audio_in_s DOUBLE PRECISION NOT NULL DEFAULT 0,
+            audio_out_s DOUBLE PRECISION NOT NULL DEFAULT 0,
+            responses INTEGER NOT NULL DEFAULT 0,
+            input_text_tokens INTEGER NOT NULL DEFAULT 0,
+            input_audio_tokens INTEGER NOT NULL DEFAULT 0,
+            input_image_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_text_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_audio_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_image_tokens INTEGER NOT NULL DEFAULT 0,
+            output_text_tokens INTEGER NOT NULL DEFAULT 0,
+            output_audio_tokens INTEGER NOT NULL DEFAULT 0,
+            transcription_input_tokens INTEGER NOT NULL DEFAULT 0,
+            transcription_output_tokens INTEGER NOT NULL DEFAULT 0,
+            transcription_s DOUBLE PRECISION NOT NULL DEFAULT 0,
+            total_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX IF NOT EXISTS conversations_user_started ON conversations (user_id, started_at)",
+        "CREATE INDEX IF NOT EXISTS conversations_started ON conversations (started_at)",
+        """CREATE TABLE IF NOT EXISTS user_quotas (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            minutes_per_day DOUBLE PRECISION,
+            minutes_per_month DOUBLE PRECISION,
+            tokens_per_day INTEGER,
+            tokens_per_month INTEGER
+        )""",
+        """CREATE TABLE IF NOT EXISTS audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at DOUBLE PRECISION NOT NULL,
+            actor_id INTEGER,
+            actor_email TEXT NOT NULL DEFAULT '',
+            action TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
+        # a temporary password set in the console must be replaced at the next sign-in
+        "ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0",
+    ],
 ]

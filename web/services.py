@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
+from web.accounts.admission import LoginAdmission
 from web.accounts.passwords import PasswordService
 from web.accounts.throttle import LoginThrottle
 from web.accounts.users import UserRepository
+from web.auth.client_secrets import ClientSecretStore
 from web.auth.sessions import SessionStore
 from web.auth.tokens import TokenStore
 from web.db import Database
@@ -23,6 +25,7 @@ from web.media.calls import CallRegistry, Credential
 from web.media.realtime import RealtimeStats, create_realtime_session
 from web.media.rtc.transport import RtcTransport
 from web.settings import Settings
+from web.usage.recorder import UsageRecorder
 
 
 @dataclass
@@ -38,7 +41,10 @@ class Services:
     rtc: RtcTransport  # opens WebRTC calls for `calls`
     realtime_stats: RealtimeStats  # the realtime relay's counters and recent upstream errors
     upstream_check: UpstreamCheck  # the diagnostics' upstream probe, cached
+    usage: UsageRecorder  # conversation usage, cost and quotas (web/usage)
     counters: Counter[str] = field(default_factory=Counter)  # monotonic event counts exported by /metrics
+    login_admission: LoginAdmission = field(default_factory=LoginAdmission)  # sign-ins in flight per address/account
+    client_secrets: ClientSecretStore = field(default_factory=ClientSecretStore)  # ek_ keys (issue 11)
 
 
 def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:
@@ -57,13 +63,18 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     realtime_stats = RealtimeStats()
     calls = CallRegistry(settings, session_factory=functools.partial(create_realtime_session, stats=realtime_stats),
                          texts=lambda message: translate(message, DEFAULT_LOCALE))
+    users = UserRepository(db, passwords, clock)
+    usage = UsageRecorder(db, settings, clock)
+    usage.user_lookup = users.get
     return Services(
         settings=settings,
         db=db,
         passwords=passwords,
-        users=UserRepository(db, passwords, clock),
+        users=users,
         sessions=sessions,
         tokens=tokens,
+        usage=usage,
+        client_secrets=ClientSecretStore(clock),
         throttle=LoginThrottle(
             per_account=settings.login_max_failures_per_account,
             per_ip=settings.login_max_failures_per_ip,

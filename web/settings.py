@@ -70,7 +70,8 @@ class Settings:
     realtime_instructions: str = ""
 
     # WebRTC
-    rtc_ice_servers: str = ""  # comma-separated STUN/TURN URLs, credentials as turn:user:pass@host:port
+    # comma-separated STUN/TURN URLs, credentials as turn:user:pass@host:port
+    rtc_ice_servers: str = field(default="", repr=False)
     rtc_announced_address: str = ""
     rtc_host_addresses: tuple[str, ...] = ()
     max_calls_per_user: int = 2
@@ -85,6 +86,59 @@ class Settings:
     oidc_login_timeout_s: int = 600  # a started sign-in must come back from the provider within this time
     # The OIDC_<NAME>_* variables, collected by load_settings (their names depend on OIDC_PROVIDERS).
     oidc_provider_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    # hardening (issue 15): client address behind proxies, operational endpoints, slow clients
+    # Proxies in front of the app that each append to X-Forwarded-For; the client is the entry that many places from
+    # the right. -1: 1 when FORWARDED_ALLOW_IPS is "*" (a platform router), else 0 (uvicorn's own handling).
+    forwarded_proxy_hops: int = -1
+    # /metrics and the details of /health/ready: for this bearer token, or for clients at these addresses/networks.
+    metrics_token: str = field(default="", repr=False)
+    metrics_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
+    http_body_timeout_s: float = 10.0  # a request body must arrive within this time (408 after); 0 = no deadline
+
+    # TURN with per-call credentials (coturn use-auth-secret) and relay-only for the server; web/media/rtc/turn.py
+    rtc_turn_secret: str = field(default="", repr=False)  # coturn's static-auth-secret; never sent or logged
+    rtc_turn_urls: tuple[str, ...] = ()  # turn:host:3478?transport=udp,turn:host:3478?transport=tcp,turns:host:443
+    rtc_turn_ttl_s: int = 3600  # lifetime of each call's TURN credentials
+    rtc_relay_only: bool = False  # the server's peer connection uses relay candidates only
+    rtc_ice_gather_timeout_s: float = 1.5  # how long our gathering waits for each STUN/TURN server (aioice: 5 s)
+
+    # usage, estimated cost and quotas (web/usage). Prices: US dollars per million tokens, estimates (gpt-realtime)
+    usage_retention_days: int = 400  # conversation records older than this are deleted
+    usage_price_text_input: float = 4.0
+    usage_price_text_cached: float = 0.4
+    usage_price_audio_input: float = 32.0
+    usage_price_audio_cached: float = 0.4
+    usage_price_image_input: float = 5.0
+    usage_price_image_cached: float = 0.5
+    usage_price_text_output: float = 16.0
+    usage_price_audio_output: float = 64.0
+    usage_price_transcription_input: float = 6.0  # per million audio tokens transcribed
+    usage_price_transcription_output: float = 10.0  # per million transcript tokens
+    usage_price_transcription_minute: float = 0.006  # per minute, for duration-billed transcription
+    quota_minutes_per_day: float = 0.0  # default for everyone; 0 = no limit (per-user limits are set in /admin)
+    quota_minutes_per_month: float = 0.0
+    quota_tokens_per_day: int = 0
+    quota_tokens_per_month: int = 0
+    quota_exempt_admins: bool = False
+    quota_warning_s: float = 60.0  # a call about to reach a limit is warned this long before it is ended
+
+    # camera images in the conversation (web/media/images)
+    image_max_side: int = 1024  # longest side, in pixels, of what is forwarded to the model
+    image_max_jpeg_bytes: int = 160_000  # JPEG budget: its base64 item fits a 256 KiB data channel message
+    image_max_input_bytes: int = 8 * 1024 * 1024  # a photo as received (base64 decoded)
+    image_max_pixels: int = 50_000_000  # declared width × height, checked before decoding
+    image_min_interval_s: float = 1.0  # per call: at most one image in this many seconds
+
+    # OpenAI-compatible API policy (issue 11)
+    realtime_voice_locked: bool = False  # clients may not change REALTIME_VOICE
+    cors_allowed_origins: tuple[str, ...] = ()  # other sites' origins that may call /v1/realtime… with bearer keys
+
+    @property
+    def proxy_hops(self) -> int:
+        if self.forwarded_proxy_hops >= 0:
+            return self.forwarded_proxy_hops
+        return 1 if "*" in self.forwarded_allow_ips else 0
 
     @property
     def is_production(self) -> bool:

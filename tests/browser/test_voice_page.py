@@ -76,6 +76,17 @@ def test_fake_azure_reply_is_heard(speech_wav: Path, tmp_path: Path, mode: str) 
     assert "fake realtime" in result["transcript"]
 
 
+def test_offer_without_candidates_connects_like_one_with_them(speech_wav: Path, tmp_path: Path) -> None:
+    result = run_scenario("offer-timing", speech_wav, tmp_path)
+    bare, full = result["without_candidates"], result["with_candidates"]
+    print(f"POST → connected: without candidates {bare.get('connect_ms')} ms, with {full.get('connect_ms')} ms")
+    assert bare["status"] == 201 and bare["candidates"] == 0, bare
+    assert full["status"] == 201 and full["candidates"] > 0, full
+    assert bare["connect_ms"] < 10_000 and full["connect_ms"] < 10_000, result
+    assert bare["inbound_packets"] > 0, bare  # the echo of the microphone came back over the learnt address
+    assert "session.created" in bare["events"] and "session.updated" not in bare["events"], bare
+
+
 def test_not_signed_in_shows_the_login_message(tmp_path: Path) -> None:
     result = run_scenario("anonymous", None, tmp_path)
     assert result["message"].startswith("请先登录后再使用语音功能")

@@ -46,8 +46,8 @@ class FakeConversation:
         self._audio_items: dict[str, int] = {}  # assistant item id -> audio ms streamed
 
     async def send(self, event: Event) -> None:
-        if self.stalled:
-            return
+        if self.stalled or (self.protocol == "beta" and event["type"] == "conversation.item.done"):
+            return  # beta announces an item once, as conversation.item.created
         with contextlib.suppress(ConnectionClosed):
             await self.ws.send(json.dumps(to_protocol(event, self.protocol)))
 
@@ -167,7 +167,8 @@ class FakeConversation:
         await self.emit("input_audio_buffer.committed", item_id=item_id, previous_item_id=previous)
         item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
                 "content": [{"type": "input_audio", "transcript": None}]}
-        await self.emit("conversation.item.created", previous_item_id=previous, item=item)
+        await self.emit("conversation.item.added", previous_item_id=previous, item={**item, "status": "in_progress"})
+        await self.emit("conversation.item.done", previous_item_id=previous, item=item)
         if self.config["transcription"]:
             await self.emit("conversation.item.input_audio_transcription.completed", item_id=item_id,
                             content_index=0, transcript="fake user transcript",
@@ -236,7 +237,8 @@ class FakeConversation:
         item = {**(event.get("item") or {}), "object": "realtime.item", "status": "completed"}
         item.setdefault("id", eid("item"))
         previous, self._last_item = self._last_item, item["id"]
-        await self.emit("conversation.item.created", previous_item_id=previous, item=item)
+        await self.emit("conversation.item.added", previous_item_id=previous, item={**item, "status": "in_progress"})
+        await self.emit("conversation.item.done", previous_item_id=previous, item=item)
 
     async def _on_conversation_item_truncate(self, event: Event) -> None:
         item_id, end_ms = event.get("item_id"), int(event.get("audio_end_ms") or 0)

@@ -29,6 +29,10 @@ class FakeOptions:
     audio_speed: float = 10.0  # reply audio streams this many times faster than real time
     reply_transcript: str = "Hello from the fake realtime server."
     vad_threshold_dbfs: float = -40.0
+    # `usage` of each response.done (GA shape): input tokens per response; output tokens follow from the reply
+    usage_input_text: int = 118
+    usage_input_audio: int = 36
+    usage_cached_text: int = 64  # a subset of the input text tokens, as the service reports it
 
     def faulty(self, connection_index: int) -> bool:
         return self.faulty_connections is None or connection_index < self.faulty_connections

@@ -21,6 +21,21 @@ def tone(ms: int, hz: float, amplitude: float) -> bytes:
     return (np.sin(2 * np.pi * hz * t) * amplitude * 32767).astype("<i2").tobytes()
 
 
+def realistic_usage(options: FakeOptions) -> dict[str, Any]:
+    """The service's usage block: audio output at 20 tokens/s of reply, one text token per transcript word."""
+    out_text, out_audio = len(options.reply_transcript.split()), options.reply_ms // 50
+    in_text, in_audio, cached = options.usage_input_text, options.usage_input_audio, options.usage_cached_text
+    return {
+        "total_tokens": in_text + in_audio + out_text + out_audio,
+        "input_tokens": in_text + in_audio,
+        "output_tokens": out_text + out_audio,
+        "input_token_details": {"text_tokens": in_text, "audio_tokens": in_audio, "image_tokens": 0,
+                                "cached_tokens": cached,
+                                "cached_tokens_details": {"text_tokens": cached, "audio_tokens": 0, "image_tokens": 0}},
+        "output_token_details": {"text_tokens": out_text, "audio_tokens": out_audio},
+    }
+
+
 class FakeReply:
     def __init__(self, send: Send, options: FakeOptions, *, on_first_audio: Callable[[], Awaitable[None]]) -> None:
         self.id = eid("resp")
@@ -38,7 +53,7 @@ class FakeReply:
                 "status": status, "content": [{"type": "output_audio", "transcript": self._options.reply_transcript}]}
 
     def response(self, status: str, details: dict[str, Any] | None, output: list[Any]) -> dict[str, Any]:
-        usage = {"total_tokens": 42, "input_tokens": 20, "output_tokens": 22}
+        usage = realistic_usage(self._options)
         return {"id": self.id, "object": "realtime.response", "status": status, "status_details": details,
                 "output": output, "output_modalities": ["audio"], "usage": usage if status != "in_progress" else None}
 
@@ -53,6 +68,7 @@ class FakeReply:
             {"name": "tokens", "limit": 100000, "remaining": 99000, "reset_seconds": 60.0}])
         await self._emit("response.output_item.added", response_id=self.id, output_index=0,
                          item={**self.item("in_progress"), "content": []})
+        await self._emit("conversation.item.added", item={**self.item("in_progress"), "content": []})
         await self._emit("response.content_part.added", **self._ids(), part={"type": "audio", "transcript": ""})
         if options.first_audio_delay_s:
             await asyncio.sleep(options.first_audio_delay_s)
@@ -78,6 +94,7 @@ class FakeReply:
                          part={"type": "audio", "transcript": options.reply_transcript})
         await self._emit("response.output_item.done", response_id=self.id, output_index=0,
                          item=self.item("completed"))
+        await self._emit("conversation.item.done", item=self.item("completed"))
         await self._emit("response.done", response=self.response("completed", None, [self.item("completed")]))
 
     def cancelled(self, reason: str) -> Event:

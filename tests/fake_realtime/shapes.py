@@ -19,6 +19,7 @@ BETA_NAMES = {
     "response.output_audio_transcript.done": "response.audio_transcript.done",
     "response.output_text.delta": "response.text.delta",
     "response.output_text.done": "response.text.done",
+    "conversation.item.added": "conversation.item.created",
 }
 GA_SESSION_KEYS = {"type", "model", "instructions", "audio", "output_modalities", "tools", "tool_choice",
                    "max_output_tokens", "tracing", "truncation", "prompt", "include"}

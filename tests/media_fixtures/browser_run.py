@@ -7,7 +7,8 @@ It starts the fake Realtime server (azure scenarios), the app under uvicorn, and
 microphone; signs in; presses 「开始录音」; and writes what happened as JSON (the verdict is the test's job). Scenarios:
 echo | azure | azure-preview (the reply must be heard: inbound audioLevel > 0.01), anonymous | expired (the login
 messages), mic-denied (the microphone advice), revoked (signing out mid-call ends it with 「认证失败，请重新登录」),
-reconnect (the server drops the call; the page must reconnect by itself and keep the transcript).
+reconnect (the server drops the call; the page must reconnect by itself and keep the transcript), offer-timing
+(an offer straight from createOffer() without candidates, as the Agents SDK sends it, and one after gathering).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import httpx
 from playwright.async_api import Page
 
 from tests.fake_realtime import FakeOptions, FakeRealtimeServer
+from tests.media_fixtures.offer_timing import CONNECT
 from tests.support import free_port
 from tests.support.browser import BrowserOptions, launch_chromium, new_context
 from tests.support.live_server import child_environment
@@ -53,12 +55,13 @@ RECORD_PCS = """
                                                                  [Math.round(performance.now()), "gum-end"]); }
     };
   }
-  window.__locations = []; window.__badges = [];
+  window.__locations = []; window.__badges = []; window.__photos = [];
   const nativeFetch = window.fetch.bind(window);
   window.fetch = async (...args) => {
     const response = await nativeFetch(...args);
     const where = response.headers.get("Location");
     if (where && where.startsWith("/v1/realtime/calls/")) window.__locations.push(where);
+    if (String(args[0]).includes("/images")) window.__photos.push([String(args[0]), response.status]);
     return response;
   };
   document.addEventListener("DOMContentLoaded", () => {
@@ -174,6 +177,10 @@ async def scenario(page: Page, name: str, url: str, result: dict[str, Any]) -> N
         await sign_in(page)
         await page.get_by_role("button", name=START).click()
         await page.wait_for_selector("#voice-message:not([hidden])", timeout=15_000)
+    elif name == "offer-timing":  # an Agents-SDK-style offer without candidates, then one after gathering
+        await sign_in(page)
+        result["without_candidates"] = await page.evaluate(CONNECT, False)
+        result["with_candidates"] = await page.evaluate(CONNECT, True)
     elif name in ("anonymous", "expired"):
         await sign_in(page)
         cookies = await page.context.cookies()
@@ -185,6 +192,26 @@ async def scenario(page: Page, name: str, url: str, result: dict[str, Any]) -> N
             await page.context.add_cookies(cookies)  # type: ignore[arg-type]
         await page.get_by_role("button", name=START).click()
         await page.wait_for_selector("#voice-message:not([hidden])", timeout=15_000)
+    elif name in ("photo", "photo-ws"):  # the 「拍照提问」 button, with Chromium's fake camera, during a call
+        await page.context.grant_permissions(["microphone", "camera"], origin=url)
+        await sign_in(page)
+        if name == "photo-ws":
+            await page.locator("#voice-transport summary").click()
+            await page.get_by_test_id("voice-transport-choice").select_option("websocket")
+        await page.get_by_role("button", name=START).click()
+        await page.wait_for_selector("#voice-panel[data-state='connected']", timeout=15_000)
+        await page.get_by_role("button", name="拍照提问").click()
+        await page.wait_for_selector("[data-testid=voice-photo] img, #voice-message:not([hidden])", timeout=15_000)
+        if await page.locator("#voice-message").is_visible():
+            raise AssertionError("photo refused: " + str(await page.locator("#voice-message").text_content()))
+        await page.wait_for_function("() => document.querySelector('#voice-transcript').innerText.includes('收到图片')",
+                                     timeout=15_000)
+        result["transcript"] = await page.locator("#voice-transcript").inner_text()
+        result["thumbnail"] = await page.locator("[data-testid=voice-photo] img").evaluate(
+            "(img) => [img.naturalWidth, img.naturalHeight]")
+        result["photo_posts"] = await page.evaluate("() => window.__photos")
+        result["call_locations"] = await page.evaluate("() => window.__locations")
+        await page.get_by_test_id("voice-stop").click()
     else:
         await sign_in(page)
         await page.get_by_role("button", name=START).click()

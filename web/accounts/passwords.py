@@ -2,7 +2,8 @@
 
 One verify costs ~250 ms of CPU with the default parameters, so hashing runs in its own small thread pool and at most
 `concurrency` hashes run at once. Callers beyond a short queue are told to retry instead of piling up, so a login
-flood cannot slow down the rest of the app (argon2-cffi releases the GIL while hashing).
+flood cannot slow down the rest of the app (argon2-cffi releases the GIL while hashing), and returning browsers wait
+in a lane of their own that a flood cannot fill.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
@@ -53,35 +55,73 @@ def check_password_policy(password: str) -> None:
 
 
 class PasswordService:
+    """`concurrency` hashes run at once; callers wait in one of two bounded lanes. The priority lane (sign-ins from a
+    browser that signed in to that account before) is always served first, so a flood of strangers filling the
+    normal lane cannot lock returning users out; a full lane answers HasherBusy at once."""
+
     def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int, concurrency: int,
-                 max_waiting: int = 32) -> None:
+                 max_waiting: int = 32, max_priority_waiting: int = 8) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2",
                                             initializer=_lower_thread_priority)
-        self._slots = asyncio.Semaphore(concurrency)
-        self._max_waiting = max_waiting
-        self._waiting = 0
+        self._free = concurrency
+        self._lanes: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
+        self._limits = {True: max_priority_waiting, False: max_waiting}
         # Verifying against this keeps the timing of "unknown user" close to "wrong password".
         self._dummy_hash = self._hasher.hash("dummy-password-for-timing")
 
-    async def _run(self, fn: object, *args: str) -> object:
-        if self._waiting >= self._max_waiting:
+    @property
+    def waiting(self) -> int:
+        return sum(len(lane) for lane in self._lanes.values())
+
+    def check_capacity(self, *, priority: bool = False) -> None:
+        """HasherBusy now if a verify would be refused, so callers skip their own work (the account lookup) first."""
+        if self._free <= 0 and len(self._lanes[priority]) >= self._limits[priority]:
             raise HasherBusy("password hashing queue is full")
-        self._waiting += 1
+
+    async def _acquire(self, priority: bool) -> None:
+        if self._free > 0 and not self.waiting:
+            self._free -= 1
+            return
+        lane = self._lanes[priority]
+        if len(lane) >= self._limits[priority]:
+            raise HasherBusy("password hashing queue is full")
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lane.append(waiter)
         try:
-            async with self._slots:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._executor, fn, *args)  # type: ignore[arg-type]
+            await waiter
+        except asyncio.CancelledError:
+            if waiter in lane:
+                lane.remove(waiter)
+            elif waiter.done() and not waiter.cancelled():
+                self._release()  # the slot was handed to us just as we were cancelled: pass it on
+            raise
+
+    def _release(self) -> None:
+        for priority in (True, False):
+            lane = self._lanes[priority]
+            while lane:
+                waiter = lane.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the slot goes straight to the next waiter
+                    return
+        self._free += 1
+
+    async def _run(self, fn: object, *args: str, priority: bool = False) -> object:
+        await self._acquire(priority)
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, fn, *args)  # type: ignore[arg-type]
         finally:
-            self._waiting -= 1
+            self._release()
 
     async def hash(self, password: str) -> str:
         return str(await self._run(self._hasher.hash, password))
 
-    async def verify(self, password_hash: str | None, password: str) -> bool:
+    async def verify(self, password_hash: str | None, password: str, *, priority: bool = False) -> bool:
         """True when `password` matches; with `password_hash=None` runs a dummy verify and returns False."""
         target = password_hash or self._dummy_hash
-        ok = bool(await self._run(self._verify_sync, target, password))
+        ok = bool(await self._run(self._verify_sync, target, password, priority=priority))
         return ok and password_hash is not None
 
     def _verify_sync(self, password_hash: str, password: str) -> bool:

@@ -74,7 +74,8 @@ class UserRepository:
         if check_policy:
             check_password_policy(password)
         password_hash = await self.passwords.hash(password)
-        await self.db.execute("UPDATE users SET password_hash = ?, password_login = 1 WHERE id = ?",
+        await self.db.execute("UPDATE users SET password_hash = ?, password_login = 1, must_change_password = 0 "
+                              "WHERE id = ?",
                               (password_hash, user_id))
 
     async def has_password_login(self, user_id: int) -> bool:

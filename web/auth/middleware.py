@@ -13,12 +13,16 @@ from __future__ import annotations
 from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.auth.client_secrets import CALL_PATHS as CLIENT_SECRET_PATHS
+from web.auth.client_secrets import SECRET_PREFIX as CLIENT_SECRET_PREFIX
 from web.db import DatabaseError
 from web.i18n import N_
+from web.media.calls import Credential
 from web.media.ws.protocol import KEY_SUBPROTOCOL_PREFIX, reject_websocket
 from web.security.cookies import read_cookies, set_cookie_header
+from web.security.operator_access import OPERATOR_PATHS
 from web.security.responses import error_response
-from web.services import Services
+from web.services import Services, credential_is_active
 
 THROTTLED = N_("Too many failed attempts from your network. Try again in %(seconds)s seconds.")
 
@@ -58,12 +62,14 @@ class SessionAuthMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        state.update(user=None, session_id=None, session=None, token=None, auth_method="", auth_failure="")
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith(("/static/", "/health")):
+        state.update(user=None, session_id=None, session=None, token=None, auth_method="", auth_failure="",
+                     client_secret=None)
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and (path.startswith("/static/") or path == "/health"):
             await self.app(scope, receive, send)
             return
         try:
-            bearer = _bearer(scope)
+            bearer = None if path in OPERATOR_PATHS else _bearer(scope)
             if bearer is not None:
                 if not await self._resolve_token(scope, receive, send, bearer):
                     return
@@ -116,6 +122,8 @@ class SessionAuthMiddleware:
                                headers={"Retry-After": str(verdict.retry_after_s)},
                                params={"seconds": verdict.retry_after_s})
             return False
+        if secret.startswith(CLIENT_SECRET_PREFIX):
+            return await self._resolve_client_secret(scope, secret, ip)
         resolution = await self.svc.tokens.resolve(secret)
         if resolution.user is None or resolution.token is None:
             self.svc.throttle.record_failure("", ip)
@@ -126,6 +134,24 @@ class SessionAuthMiddleware:
             return True
         state.update(user=resolution.user, session_id=resolution.token.handle, token=resolution.token,
                      auth_method="token")
+        return True
+
+    async def _resolve_client_secret(self, scope: Scope, secret: str, ip: str) -> bool:
+        """An `ek_` key: valid only to start calls, while unexpired and while its parent credential is active."""
+        state = scope["state"]
+        record = self.svc.client_secrets.resolve(secret)
+        path = str(scope.get("path", ""))
+        user = None
+        if record is not None and path in CLIENT_SECRET_PATHS and await credential_is_active(
+                self.svc, Credential.from_handle(record.parent_handle)):
+            user = await self.svc.users.get(record.user_id)
+        if user is None or user.disabled or record is None:
+            self.svc.throttle.record_failure("", ip)
+            self.svc.counters["token_auth_failures_total"] += 1
+            state["auth_failure"] = "invalid" if record is None or path in CLIENT_SECRET_PATHS else "not_allowed"
+            logger.warning("client secret auth failed", ip=ip, reason=state["auth_failure"])
+            return True
+        state.update(user=user, session_id=record.parent_handle, auth_method="client_secret", client_secret=record)
         return True
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str,

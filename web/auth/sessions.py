@@ -115,11 +115,13 @@ class SessionStore:
         await self._delete([session_id])
         await self._notify([session_id])
 
-    async def revoke_user(self, user_id: int, *, except_session: str | None = None) -> int:
+    async def revoke_user(self, user_id: int, *, except_session: str | None = None,
+                          include_devices: bool = True) -> int:
+        """End the user's sessions (and, with `include_devices`, the live calls of their device tokens)."""
         rows = await self.db.fetchall("SELECT id_hash FROM sessions WHERE user_id = ?", (user_id,))
         ids = [str(r["id_hash"]) for r in rows if r["id_hash"] != except_session]
         await self._delete(ids)
-        extra = await self.extra_handles(user_id) if self.extra_handles else []
+        extra = await self.extra_handles(user_id) if self.extra_handles and include_devices else []
         await self._notify(ids + extra)
         if ids:
             logger.info("sessions revoked", user_id=user_id, count=len(ids))

@@ -122,6 +122,11 @@ class TokenStore:
             (self.clock(), token_id, user_id))
         return changed > 0
 
+    async def revoke_all(self, user_id: int) -> int:
+        """Every live device token of the user (a password change): returns how many."""
+        return await self.db.execute("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                                     (self.clock(), user_id))
+
     async def resolve(self, secret: str) -> TokenResolution:
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return TokenResolution(None, None, "invalid")

@@ -21,6 +21,8 @@ MAX_OWNED = 10
 CREATE_LIMIT = 30  # reports per client address …
 CREATE_WINDOW_S = 3600.0  # … per this window
 _MAX_TRACKED_CLIENTS = 10_000
+GUESS_LIMIT = 60  # report IDs that show nothing (unknown, or not this browser's) per client address …
+GUESS_WINDOW_S = 600.0  # … per this window; then 429 before any lookup
 
 
 def _sign(secret: str, payload: str) -> str:
@@ -49,6 +51,12 @@ class CreateLimiter:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.limit, self.window_s, self.clock = limit, window_s, clock
         self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def exhausted(self, client: str) -> bool:
+        """True when the client has used up its window (without counting this call)."""
+        now = self.clock()
+        times = self._seen.get(client)
+        return times is not None and len([t for t in times if now - t <= self.window_s]) >= self.limit
 
     def allow(self, client: str) -> bool:
         now = self.clock()

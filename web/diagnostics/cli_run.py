@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from web.diagnostics import local_checks, probe_http, probe_rtc, rules_call, rules_quality, rules_server
+from web.diagnostics import causality, local_checks, probe_http, probe_rtc, rules_call, rules_quality, rules_server
 from web.diagnostics.catalog import BY_ID
-from web.diagnostics.model import SKIP, CheckResult
+from web.diagnostics.model import FAIL, SKIP, CheckResult
 from web.diagnostics.present import NEEDS_LOGIN
 from web.diagnostics.rules_call import NOT_AVAILABLE
 from web.diagnostics.text import t
@@ -23,6 +23,11 @@ CALL_CHECKS = ("signalling", "media_path", "echo", "rtt", "jitter", "packet_loss
 LOGIN_CHECKS = ("upstream", *CALL_CHECKS, "websocket")
 PASS_CREDENTIALS = t(N_("Run it with --email and --password (an account of this server) to include this check."))
 UNREACHABLE = t(N_("not run: the server is unreachable"))
+BROKE_OFF = t(N_("not run: the server's answer broke off"))
+SERVER_BROKE = t(N_("The server answered with an error or broke the connection off (it may be overloaded, "
+                    "restarting, or behind a proxy that cuts requests). Check that the service is running and read "
+                    "its log, then run this again."))
+REMOTE_ORDER = ("server_health", "readiness", "session", *LOGIN_CHECKS)
 
 
 @dataclass
@@ -49,6 +54,18 @@ class Run:
     def skip(self, checks: tuple[str, ...], value: Any, *fixes: Any) -> None:
         self.results.extend(CheckResult(c, SKIP, value, tuple(fixes)) for c in checks)
 
+    def broke(self, exc: BaseException) -> None:
+        """A server answer the client could not use (reset, 5xx page, garbage): the check it broke fails, saying so,
+        and the ones after it are not run."""
+        done = {r.check_id for r in self.results}
+        rest = tuple(c for c in REMOTE_ORDER if c not in done)
+        if not rest:
+            return
+        error = f"{type(exc).__name__}: {exc}"[:160]
+        self.results.append(CheckResult(rest[0], FAIL, t(N_("the server's answer broke off ({error})"), error=error),
+                                        (SERVER_BROKE,), {"error": error}))
+        self.skip(rest[1:], BROKE_OFF)
+
 
 def _from_server(check_id: str, body: dict[str, Any] | None) -> CheckResult:
     if body is None:
@@ -65,7 +82,9 @@ async def _call(run: Run, http: httpx.AsyncClient, csrf: str, options: Options) 
                                  quality_seconds=options.quality_seconds, report_id=run.report_id)
     run.add(rules_call.signalling(Values(m.signalling)), m.signalling)
     run.add(rules_call.media_path(Values(m.media_path)), m.media_path)
-    run.add(rules_call.echo(Values(m.echo)), m.echo)
+    # the server knows whether the AI service dropped this call: its verdict names that cause
+    echo = await probe_http.server_check(http, csrf, "echo", m.echo) if m.echo else None
+    run.add(CheckResult.from_json(echo) if echo else rules_call.echo(Values(m.echo)), m.echo)
     samples = [Values(s) for s in m.samples]
     for rule in (rules_quality.rtt, rules_quality.jitter, rules_quality.packet_loss, rules_quality.mos):
         result = rule(samples)
@@ -130,7 +149,11 @@ async def _save(run: Run, http: httpx.AsyncClient, csrf: str) -> None:
 async def diagnose(options: Options, settings: Settings | None = None) -> Run:
     run = Run()
     if options.url:
-        await _remote(run, options)
+        try:
+            await _remote(run, options)
+        except Exception as exc:  # the CLI never crashes on a server's answer: the broken step fails instead
+            run.broke(exc)
+        run.results = causality.defer_all(run.results)
     if options.local and settings is not None:
         base = options.url or f"http://127.0.0.1:{settings.port}"
         run.results.extend(await local_checks.run(settings, base))

@@ -21,6 +21,7 @@ class Context:
     session_remaining_s: float | None = None
     auth_failure: str = ""
     websocket_available: bool = False
+    upstream_error: str = ""  # an upstream error the server recorded for this user in the last minute (closed …)
 
 
 Rule = Callable[[Values, Context], CheckResult]
@@ -49,7 +50,7 @@ CLIENT_RULES: dict[str, Rule] = {
     "ice": lambda v, _ctx: rules_call.ice(v),
     "signalling": lambda v, _ctx: rules_call.signalling(v),
     "media_path": lambda v, _ctx: rules_call.media_path(v),
-    "echo": lambda v, _ctx: rules_call.echo(v),
+    "echo": lambda v, ctx: rules_call.echo(v, ctx.upstream_error),
     "websocket": lambda v, ctx: rules_call.websocket(v, ctx.websocket_available),
     "rtt": _samples(rules_quality.rtt),
     "jitter": _samples(rules_quality.jitter),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from web.diagnostics.catalog import BY_ID, CheckSpec
+from web.diagnostics.causality import DEFERRED, DEFERRED_KEY, first_cause
 from web.diagnostics.model import FAIL, ICONS, PASS, SKIP, WARN, CheckResult
 from web.diagnostics.text import t
 from web.i18n import N_, gettext, translate
@@ -33,6 +34,15 @@ def _tr(msgid: str, locale: str | None) -> str:
     return translate(msgid, locale) if locale else gettext(msgid)
 
 
+def _value(result: CheckResult | None, locale: str | None) -> str:
+    if result is None or result.value is None:
+        return ""
+    dep = result.data.get(DEFERRED_KEY)
+    if isinstance(dep, str) and dep in BY_ID:  # the row it defers to, by its title in this locale
+        return t(DEFERRED, row=_tr(BY_ID[dep].title, locale)).render(locale)
+    return result.value.render(locale)
+
+
 def row(spec: CheckSpec, result: CheckResult | None, locale: str | None = None) -> Row:
     status = result.status if result else "pending"
     return Row(
@@ -41,7 +51,7 @@ def row(spec: CheckSpec, result: CheckResult | None, locale: str | None = None) 
         status=status,
         icon=ICONS.get(status, "…"),
         status_label=_tr(STATUS_LABELS[status], locale),
-        value=result.value.render(locale) if result and result.value else "",
+        value=_value(result, locale),
         rule=spec.rule.render(locale),
         fixes=tuple(f.render(locale) for f in result.fixes) if result and result.status != PASS else (),
         data=dict(result.data) if result else {},
@@ -56,8 +66,14 @@ def summary(results: Iterable[CheckResult], locale: str | None = None) -> str:
     listed = list(results)
     counts = {status: sum(1 for r in listed if r.status == status) for status in (PASS, WARN, FAIL, SKIP)}
     text = t(N_("{fail} failed, {warn} warnings, {pass_} passed, {skip} skipped"), fail=counts[FAIL],
-             warn=counts[WARN], pass_=counts[PASS], skip=counts[SKIP])
-    return text.render(locale)
+             warn=counts[WARN], pass_=counts[PASS], skip=counts[SKIP]).render(locale)
+    cause = first_cause(r for r in listed if r.check_id in BY_ID)
+    if cause is None:
+        return text
+    shown = row(BY_ID[cause.check_id], cause, locale)
+    fix = f" → {shown.fixes[0]}" if shown.fixes else ""
+    first = t(N_("First cause: 「{row}」: {value}"), row=shown.title, value=shown.value).render(locale)
+    return f"{text}. {first}{fix}"
 
 
 def utc_text(ts: float) -> str:

@@ -22,6 +22,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConn
 from av import AudioFrame
 
 from web.diagnostics import thresholds as th
+from web.diagnostics.rules_path import answer_candidates
 from web.diagnostics.server_view import OPUS_CLOCK_HZ, selected_pair
 from web.media.rtc.ice import configure_host_addresses
 
@@ -167,13 +168,15 @@ async def run_call(http: httpx.AsyncClient, csrf: str, *, mode: str, ice: dict[s
         location = response.headers.get("location", "")
         out.call_id = location.rsplit("/", 1)[-1]
         await pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
+        server_candidates = answer_candidates(response.text)
         try:
             await asyncio.wait_for(connected.wait(), th.CONNECT_FAIL_MS / 1000)
         except TimeoutError:
-            out.media_path = {"state": pc.connectionState or "timeout"}
+            out.media_path = {"state": pc.connectionState or "timeout", "server_candidates": server_candidates}
             return out
         pair = selected_pair(pc)
-        out.media_path = {"state": "connected", "connect_ms": (time.monotonic() - started) * 1000, **pair}
+        out.media_path = {"state": "connected", "connect_ms": (time.monotonic() - started) * 1000, **pair,
+                          "server_candidates": server_candidates}
         sampler = asyncio.ensure_future(_sample(pc, quality_seconds))
         out.echo = await _round_trip(tone, listener, channel, session_created, mode)
         out.samples = await sampler

@@ -14,10 +14,15 @@ from web.diagnostics.useragent import UserAgent
 from web.diagnostics.values import Values
 from web.i18n import N_
 
+# the same advice the echo row gives (defined here: the browser rules come first)
+AUDIO_OUTPUT = t(N_("This browser's audio engine did not start (AudioContext {state}), so nothing can be played or "
+                    "measured: check that a speaker or headset is connected and selected as the output device, "
+                    "allow sound for this site, then run the checks again."))
 FEATURES = ("RTCPeerConnection", "getUserMedia", "AudioWorklet", "WebSocket")
 USE_HTTPS = t(N_("Open this page over https:// (or http://localhost on the server itself). Browsers only allow the "
                  "microphone on secure pages."))
-UPDATE_BROWSER = t(N_("Use a current Chrome, Edge, Firefox or Safari and keep it updated."))
+UPDATE_BROWSER = t(N_("Use a supported browser and keep it updated: Chrome or Edge {chrome}+, Firefox {firefox}+, "
+                      "Safari {safari}+."), chrome=80, firefox=76, safari="14.1")
 
 # getUserMedia error name → advice (reference §6); legacy Chrome names map onto the standard ones.
 _LEGACY = {"PermissionDeniedError": "NotAllowedError", "DevicesNotFoundError": "NotFoundError",
@@ -122,6 +127,11 @@ def mic_level(v: Values) -> CheckResult:
     clip_run = v.integer("max_clip_run") or 0
     data = {"rms": rms, "peak": peak, "level_mean": mean, "level_stddev": stddev, "max_clip_run": clip_run,
             "track": v.text("track_state", limit=20), "muted": v.flag("muted")}
+    context = v.text("context_state", limit=20)
+    if context and context != "running":  # the analyser reads zeros: nothing was measured, the mic is not at fault
+        data["context_state"] = context
+        return CheckResult("mic_level", FAIL, t(N_("not measured: the browser's audio engine is {state}"),
+                                                state=context), (AUDIO_OUTPUT.with_params(state=context),), data)
     if rms is None or peak is None:
         return CheckResult("mic_level", SKIP, t(N_("not measured")), data=data)
     level = dbfs(rms)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from web.diagnostics import rules_path
 from web.diagnostics import thresholds as th
 from web.diagnostics.model import FAIL, PASS, SKIP, WARN, CheckResult
+from web.diagnostics.rules_browser import AUDIO_OUTPUT
 from web.diagnostics.rules_server import SIGN_IN
 from web.diagnostics.text import Text, t
 from web.diagnostics.values import Values
@@ -15,7 +17,12 @@ NOT_AVAILABLE = t(N_("not available on this server"))
 FIREWALL_UDP = t(N_("A firewall, proxy or VPN blocks the UDP media path to the server. Try another network (e.g. a "
                     "phone hotspot); the administrator can add a TURN server (RTC_ICE_SERVERS) that also works over "
                     "TCP/TLS."))
-SEE_UPSTREAM = t(N_("The server could not start the voice session: see the 「Voice service」 row."))
+SEE_UPSTREAM = t(N_("The AI service did not start the voice session for this call. Ask the administrator to read "
+                    "the server log (upstream errors) and the AZURE_OPENAI_REALTIME_* settings."))
+NO_ANSWER = t(N_("The AI service accepted the call but did not answer within the wait: it is overloaded or stuck. "
+                 "Try again in a few minutes; if it persists, ask the administrator to check the AI service."))
+UPSTREAM_DROPPED = t(N_("The AI service closed the connection during the call ({code}). This is not your network: "
+                        "start again; if it keeps happening, ask the administrator to check the AI service."))
 
 
 def signalling(v: Values) -> CheckResult:
@@ -78,18 +85,18 @@ def media_path(v: Values) -> CheckResult:
     local, remote = v.text("local_type", "?", 10), v.text("remote_type", "?", 10)
     protocol, relay = v.text("protocol", "?", 10).lower(), v.text("relay_protocol", limit=10).lower()
     data = {"state": state, "connect_ms": ms, "local_type": local, "remote_type": remote, "protocol": protocol,
-            "relay_protocol": relay}
+            "relay_protocol": relay, "server_candidates": rules_path.candidates_data(v)}
     if state == "skipped":
         return CheckResult("media_path", SKIP, t(N_("not measured")), data=data)
     if state != "connected" or ms is None or ms >= th.CONNECT_FAIL_MS:
+        nat = rules_path.nat_fixes(v.dicts("server_candidates"))
         return CheckResult("media_path", FAIL, t(N_("not connected ({state})"), state=state or "?"),
-                           (FIREWALL_UDP,), data)
-    value = t(N_("connected in {ms} ms: {local} → {remote}, {protocol}"), ms=ms, local=local, remote=remote,
-              protocol=protocol.upper())
+                           (*nat, FIREWALL_UDP), data)
+    value = rules_path.connected_value(ms, local, remote, protocol, relay)
     fixes: list[Text] = []
-    if local == "relay" or remote == "relay":
-        fixes.append(t(N_("The media is relayed through TURN ({relay}): a direct path is blocked. It works, with "
-                          "extra delay."), relay=relay or "?"))
+    relayed = rules_path.relay_warning(local, remote, relay)
+    if relayed is not None:
+        fixes.append(relayed)
     elif protocol == "tcp":
         fixes.append(t(N_("The media runs over TCP: UDP is blocked (VPN or firewall). Expect more delay.")))
     if ms >= th.CONNECT_PASS_MS:
@@ -97,18 +104,26 @@ def media_path(v: Values) -> CheckResult:
     return CheckResult("media_path", WARN if fixes else PASS, value, tuple(fixes), data)
 
 
-def echo(v: Values) -> CheckResult:
+def echo(v: Values, upstream_closed: str = "") -> CheckResult:
+    """`upstream_closed`: the code of an upstream error the server recorded for this user during the call."""
     mode, heard, ms = v.text("mode", limit=20), v.flag("heard"), v.integer("delay_ms")
-    data = {"mode": mode, "heard": heard, "delay_ms": ms, "level": v.num("level"), "error": v.text("error")}
+    context = v.text("context_state", limit=20)
+    data = {"mode": mode, "heard": heard, "delay_ms": ms, "level": v.num("level"), "error": v.text("error"),
+            "context_state": context, "upstream_error": upstream_closed}
     if heard is None:
         return CheckResult("echo", SKIP, t(N_("not measured")), data=data)
     if not heard or ms is None:
-        fix = (t(N_("The server received the test sound but nothing came back: see the media path and voice "
-                    "service rows.")) if mode == "echo" else SEE_UPSTREAM)
-        return CheckResult("echo", FAIL, t(N_("nothing came back within {ms} ms"), ms=th.ROUND_TRIP_WAIT_MS),
-                           (fix,), data)
+        value = t(N_("nothing came back within {ms} ms"), ms=th.ROUND_TRIP_WAIT_MS)
+        if upstream_closed:
+            return CheckResult("echo", FAIL, t(N_("the AI service dropped the call ({code})"), code=upstream_closed),
+                               (UPSTREAM_DROPPED.with_params(code=upstream_closed),), data)
+        if context and context != "running":
+            return CheckResult("echo", FAIL, value, (AUDIO_OUTPUT.with_params(state=context),), data)
+        fix = (t(N_("The server received the test sound but nothing came back: the server's audio relay failed; "
+                    "ask the administrator to read the server log.")) if mode == "echo" else NO_ANSWER)
+        return CheckResult("echo", FAIL, value, (fix,), data)
     value = t(N_("reply heard after {ms} ms ({mode})"), ms=ms, mode=mode)
-    slow = t(N_("Replies arrive late: see the round-trip time and the voice service rows."))
+    slow = t(N_("Replies arrive late: the network delay is high or the AI service is slow to answer."))
     if ms >= th.ROUND_TRIP_FAIL_MS:
         return CheckResult("echo", FAIL, value, (slow,), data)
     if ms >= th.ROUND_TRIP_PASS_MS:

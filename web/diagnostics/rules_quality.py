@@ -98,7 +98,8 @@ def server_view(view: Mapping[str, Any] | None, available: bool = True) -> Check
         return CheckResult("server_view", SKIP, t(N_("not available on this server")))
     if view is None:
         return CheckResult("server_view", FAIL, t(N_("the server does not see this call")),
-                           (t(N_("The call ended early or never reached the server: see the media path row.")),))
+                           (t(N_("The call ended before the server could be asked about it; the server log has "
+                                 "the reason it ended (e.g. upstream_closed).")),))
     data = dict(view)
     state = str(view.get("state") or "?")
     protocol = str(view.get("protocol") or "?").upper()

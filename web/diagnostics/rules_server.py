@@ -61,7 +61,8 @@ def session(signed_in: bool, remaining_s: float | None, auth_failure: str, skew_
                             "auth_failure": auth_failure, "clock_skew_ms": None if skew_ms is None else int(skew_ms)}
     if not signed_in:
         if auth_failure:
-            return CheckResult("session", FAIL, t(N_("session expired or invalid")), (SIGN_IN_AGAIN,), data)
+            return CheckResult("session", FAIL, t(N_("Authentication failed. Please sign in again.")),
+                               (SIGN_IN_AGAIN,), data)
         return CheckResult("session", FAIL, t(N_("not signed in")), (SIGN_IN,), data)
     minutes = max(0, int((remaining_s or 0) // 60))
     value = t(N_("signed in, {minutes} min left"), minutes=minutes)
@@ -124,8 +125,10 @@ def upstream(described: Mapping[str, Any], probe: Mapping[str, Any] | None, expl
     data.update(code=probe.get("code"), connect_ms=ms)
     if not probe.get("ok"):
         operator = str(probe.get("operator_message") or probe.get("code") or "?")
-        return CheckResult("upstream", FAIL, t(N_("handshake failed: {code}"), code=str(probe.get("code"))),
-                           (Text(operator), ADMIN), data)
+        value = (t(N_("the AI service accepted the connection but does not answer")) if probe.get("code") == "stalled"
+                 else t(N_("handshake failed: {code}"), code=str(probe.get("code"))))
+        # the configuration warnings (e.g. a preview api-version) stay: they are often the reason it failed
+        return CheckResult("upstream", FAIL, value, (Text(operator), *(Text(w) for w in warnings), ADMIN), data)
     connect_ms = int(ms) if isinstance(ms, int | float) else 0
     value = t(N_("{mode}: session.created in {ms} ms"), mode=str(described.get("mode")), ms=connect_ms)
     fixes = tuple(Text(w) for w in warnings)

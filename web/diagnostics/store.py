@@ -19,6 +19,10 @@ MAX_META_BYTES = 32 * 1024
 _ORDER = {spec.id: index for index, spec in enumerate(CHECKS)}
 
 
+class MetaTooLarge(ValueError):
+    """The merged metadata would exceed MAX_META_BYTES; nothing was saved."""
+
+
 @dataclass(frozen=True)
 class StoredReport:
     id: str
@@ -71,7 +75,7 @@ class ReportStore:
         meta.update(changes)
         text = _dump(meta)
         if len(text.encode()) > MAX_META_BYTES:
-            raise ValueError("report metadata too large")
+            raise MetaTooLarge(f"the report metadata would be larger than {MAX_META_BYTES // 1024} KiB")
         owner = row["user_id"] if row["user_id"] is not None else user_id
         await self.db.execute("UPDATE diagnostic_reports SET meta = ?, updated_at = ?, user_id = ? WHERE id = ?",
                               (text, self.clock(), owner, report_id))

@@ -38,6 +38,9 @@ class Text:
             except (IndexError, ValueError):
                 return self.msgid
 
+    def with_params(self, **params: Param) -> Text:
+        return Text(self.msgid, {**self.params, **params})
+
     def to_json(self) -> dict[str, Any]:
         return {"msgid": self.msgid, "params": dict(self.params)} if self.params else {"msgid": self.msgid}
 

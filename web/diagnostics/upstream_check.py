@@ -13,7 +13,8 @@ from typing import Any
 
 from web.diagnostics import rules_server
 from web.diagnostics.model import CheckResult
-from web.media.realtime import RealtimeStats, describe_upstream, probe_upstream
+from web.diagnostics.upstream_probe import probe
+from web.media.realtime import RealtimeStats, describe_upstream
 from web.settings import Settings
 
 PROBE_CACHE_S = 15.0
@@ -38,7 +39,7 @@ class UpstreamCheck:
             hit = self._cache.get(key)
             if hit is not None and time.monotonic() - hit[0] < PROBE_CACHE_S:
                 return {**hit[1], "cached": True}
-            result = await probe_upstream(self.settings)
+            result = await probe(self.settings)
             self._cache[key] = (time.monotonic(), result)
             return result
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
+from loguru import logger
 from starlette.requests import Request
 from starlette.routing import WebSocketRoute
 
-from web.diagnostics import rules_quality
+from web.diagnostics import causality, rules_quality
 from web.diagnostics.access import COOKIE, owned_ids
 from web.diagnostics.catalog import BY_ID, PAGE_CHECKS
 from web.diagnostics.evaluate import Context, evaluate
@@ -22,6 +23,7 @@ from web.diagnostics.useragent import parse_user_agent
 from web.diagnostics.values import Values, clean_json
 from web.media.rtc.call import Call
 from web.security.cookies import read_cookies
+from web.security.json_input import JSONInputError, JSONTooDeep, loads_bounded
 from web.services import services
 
 CALLS_PATH = "/v1/realtime/calls"
@@ -47,7 +49,26 @@ def context(request: Request) -> Context:
     return Context(user_agent=parse_user_agent(request.headers.get("user-agent", "")),
                    signed_in=request.state.user is not None, session_remaining_s=remaining,
                    auth_failure=str(getattr(request.state, "auth_failure", "") or ""),
-                   websocket_available=websocket_available(request))
+                   websocket_available=websocket_available(request), upstream_error=_recent_drop(request))
+
+
+DROP_WINDOW_S = 60.0
+DROP_CODES = ("closed", "stalled")
+
+
+def _recent_drop(request: Request) -> str:
+    """"code (detail)" of the newest upstream drop this user's calls saw in the last minute, else ""."""
+    user = request.state.user
+    if user is None:
+        return ""
+    since = time.time() - DROP_WINDOW_S
+    seen = services(request).upstream_check.upstream_errors(since=since, user_id=user.id)
+    drops = [e for e in seen if e.get("code") in DROP_CODES]
+    if not drops:
+        return ""
+    detail = str(drops[-1].get("operator_message") or "")
+    close = detail[detail.find("close code"):].split(")")[0] if "close code" in detail else ""
+    return f"upstream_{drops[-1].get('code')}" + (f", {close}" if close else "")
 
 
 def owns(request: Request, report: StoredReport) -> bool:
@@ -64,24 +85,28 @@ def may_write(request: Request, report_id: str) -> bool:
     return report_id in owned_ids(request.app.state.settings.secret_key, cookie)
 
 
+def _lenient_json(text: str | bytes) -> Any:
+    """Not JSON is treated as no measurement, which the rules report as "not measured"; JSON nested deeper than
+    any real measurement raises JSONTooDeep (the route answers 400)."""
+    try:
+        return loads_bounded(text)
+    except JSONTooDeep:
+        raise
+    except JSONInputError:
+        return {}
+
+
 async def read_payload(request: Request) -> tuple[str, dict[str, Any]]:
     """(report_id, values) from a form post (the page: `report_id` + `payload` JSON) or a JSON body (the CLI)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         raw = await request.body()
-        try:
-            body = json.loads(raw or b"{}") if len(raw) <= MAX_PAYLOAD_BYTES else {}
-        except ValueError:  # not JSON: treated as no measurement, which the rules report as "not measured"
-            body = {}
+        body = _lenient_json(raw or b"{}") if len(raw) <= MAX_PAYLOAD_BYTES else {}
         body = body if isinstance(body, dict) else {}
         values = body.get("values")
         return str(body.get("report_id") or ""), values if isinstance(values, dict) else {}
     form = await request.form(max_files=0, max_fields=10, max_part_size=MAX_PAYLOAD_BYTES)
-    text = str(form.get("payload") or "{}")
-    try:
-        values = json.loads(text)
-    except ValueError:
-        values = {}
+    values = _lenient_json(str(form.get("payload") or "{}"))
     return str(form.get("report_id") or ""), values if isinstance(values, dict) else {}
 
 
@@ -116,3 +141,19 @@ def page_rows(report: StoredReport | None = None) -> list[tuple[Row, bool, str]]
     """(row, needs_login, kind) for every page check, with results when a report is given."""
     return [(row(spec, report.result(spec.id) if report else None), spec.needs_login, spec.kind)
             for spec in PAGE_CHECKS]
+
+
+async def defer_and_save(request: Request, report_id: str, result: CheckResult) -> CheckResult:
+    """Defer to a failed row this one depends on (from the report so far), then save it. A database that does not
+    answer loses the saving, never the verdict."""
+    reports = store(request)
+    user = request.state.user
+    try:
+        report = await reports.get(report_id)
+        if report is not None:
+            earlier = {r.check_id: r for r in report.results if r.check_id != result.check_id}
+            result = causality.defer(result, earlier)
+        await reports.save_result(report_id, result, user.id if user else None)
+    except Exception:
+        logger.opt(exception=True).warning("diagnostics result not saved", check=result.check_id)
+    return result

@@ -14,6 +14,7 @@ from typing import Any
 
 REDACTED = "[REDACTED]"
 MAX_STRING = 4000  # longer strings are cut so one runaway value cannot make a multi-megabyte log line
+KEEP_TAIL = 1000  # … keeping their last characters
 MAX_DEPTH = 6
 
 # Keys whose values are secrets wherever they appear (structured extra, JSON text, key=value text).
@@ -41,6 +42,8 @@ _TRIGGERS = (
     "eyj",
     "sk-",
     "sgv_",
+    "turn",
+    "ek_",
 )
 
 # A quoted string (with escapes) or a bare token.
@@ -57,7 +60,9 @@ _BARE_PAIR = re.compile(r"(?<![\w-])([A-Za-z_][\w-]{0,63})(\s*[=:]\s*)" + _VALUE
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 _OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")
 # Our device tokens, and the browser WebSocket form that carries a key in the subprotocol header.
-_DEVICE_TOKEN = re.compile(r"\bsgv_[A-Za-z0-9_-]{8,}")
+# TURN URLs with inline credentials (RTC_ICE_SERVERS form: turn:user:password@host:port).
+_TURN_USERINFO = re.compile(r"(?i)\b(turns?:)[^@\s/,;'\"]+@")
+_DEVICE_TOKEN = re.compile(r"\b(?:sgv|ek)_[A-Za-z0-9_-]{8,}")  # device tokens and client secrets
 _SUBPROTOCOL_KEY = re.compile(r"(?i)(openai-insecure-api-key\.)[^\s,;'\"]+")
 
 
@@ -80,9 +85,12 @@ def _mask_bare(match: re.Match[str]) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Mask secrets in free text; cut it to MAX_STRING characters."""
+    """Mask secrets in free text; cut it to about MAX_STRING characters, keeping the start and the end (the end of a
+    traceback names the exception)."""
     if len(text) > MAX_STRING:
-        text = text[:MAX_STRING] + "…[truncated]"
+        last_line = text.rsplit("\n", 1)[-1]
+        tail = last_line[:KEEP_TAIL] + "…" if len(last_line) > KEEP_TAIL else text[-KEEP_TAIL:]
+        text = text[:MAX_STRING - KEEP_TAIL] + "…[truncated]…" + tail
     lowered = text.lower()
     if not any(word in lowered for word in _TRIGGERS):
         return text
@@ -95,6 +103,7 @@ def redact_text(text: str) -> str:
     text = _JWT.sub(REDACTED, text)
     text = _SUBPROTOCOL_KEY.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _DEVICE_TOKEN.sub(REDACTED, text)
+    text = _TURN_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
     return _OPENAI_KEY.sub(REDACTED, text)
 
 

@@ -5,7 +5,23 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from web.routes import api, auth, diagnostics, errors, health, pages, realtime, realtime_ws, sso, tokens
+from web.routes import (
+    account_usage,
+    admin_calls,
+    admin_people,
+    api,
+    auth,
+    client_secrets,
+    diagnostics,
+    errors,
+    health,
+    pages,
+    realtime,
+    realtime_images,
+    realtime_ws,
+    sso,
+    tokens,
+)
 from web.templating import STATIC_DIR
 
 
@@ -17,9 +33,14 @@ def get_routes() -> list[BaseRoute]:
         *api.routes,
         *tokens.routes,
         *realtime.routes,
+        *realtime_images.routes,
         *realtime_ws.routes,
+        *client_secrets.routes,
         *health.routes,
         *diagnostics.routes,
+        *admin_people.routes,
+        *admin_calls.routes,
+        *account_usage.routes,
         *errors.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         Route("/favicon.ico", errors.favicon, methods=["GET"], name="favicon"),

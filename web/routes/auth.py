@@ -11,12 +11,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from web.accounts.admission import AdmissionRefused
+from web.accounts.known_device import COOKIE as KNOWN_DEVICE
+from web.accounts.known_device import MAX_AGE_S as KNOWN_DEVICE_MAX_AGE_S
+from web.accounts.known_device import is_known, remember
 from web.accounts.passwords import HasherBusy, PasswordPolicyError
 from web.accounts.users import normalize_email
 from web.auth.guards import AUTH_FAILED, is_htmx, login_required
 from web.auth.sessions import cookie_name
 from web.i18n import N_, gettext
-from web.security.cookies import set_cookie_header
+from web.security.body_deadline import BodyTimeout
+from web.security.cookies import read_cookies, set_cookie_header
 from web.security.limits import BodyTooLarge
 from web.services import Services, services
 from web.templating import render
@@ -28,19 +33,20 @@ BAD_FORM = N_("The form could not be read. Reload the page and try again.")
 
 
 def safe_next(value: str | None) -> str:
-    """Only local paths: refuse //host, /\\host, schemes and control characters (open redirects)."""
+    """Only local paths: refuse //host, /\\host, schemes and control characters (open redirects). Characters
+    outside ASCII are percent-encoded, so the path can go into a header (HX-Redirect, Location) as it is."""
     if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
         return "/"
-    if any(ch in value for ch in "\\\r\n\t") or ":" in value.split("?", 1)[0]:
+    if "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value) or ":" in value.split("?", 1)[0]:
         return "/"
-    return value
+    return "".join(ch if ord(ch) < 0x80 else quote(ch, safe="") for ch in value)
 
 
 async def _read_form(request: Request) -> FormData | None:
     try:
         return await request.form(max_files=0, max_fields=10, max_part_size=4096)
-    except BodyTooLarge:
-        raise  # the body-limit middleware answers 413
+    except (BodyTooLarge, BodyTimeout):
+        raise  # the body-limit and body-deadline middleware answer 413 / 408
     except Exception:  # malformed multipart/urlencoded bodies raise several exception types
         return None
 
@@ -85,12 +91,19 @@ async def login_submit(request: Request) -> Response:
         request.app.state.monitoring.record_login_failure("throttled")
         return _login_form(request, status=429, error=gettext(THROTTLED) % {"seconds": verdict.retry_after_s},
                            email=email, next_url=next_url, headers={"Retry-After": str(verdict.retry_after_s)})
+    known = is_known(svc.settings.secret_key, read_cookies(request.scope).get(KNOWN_DEVICE), email)
     try:
-        found = await svc.users.get_with_hash(email) if email else None
-        verified = await svc.passwords.verify(found[1] if found else None, password)
-    except HasherBusy:
-        return _login_form(request, status=503, error=gettext(BUSY), email=email, next_url=next_url,
-                           headers={"Retry-After": "5"})
+        with svc.login_admission.enter("" if known else email, ip):  # a flood on the account spares its browser
+            svc.passwords.check_capacity(priority=known)  # refuse before the account lookup, not after
+            found = await svc.users.get_with_hash(email) if email else None
+            verified = await svc.passwords.verify(found[1] if found else None, password, priority=known)
+    except (HasherBusy, AdmissionRefused) as exc:
+        svc.throttle.record_failure("", ip)  # counted against the address only: a flood cannot lock the account
+        svc.counters["login_busy_total"] += 1
+        busy = isinstance(exc, HasherBusy)
+        logger.warning("login refused before hashing", email=email, ip=ip, reason="busy" if busy else "in_flight")
+        return _login_form(request, status=503 if busy else 429, error=gettext(BUSY), email=email,
+                           next_url=next_url, headers={"Retry-After": "5"})
     if found is None or not verified or found[0].disabled:
         svc.throttle.record_failure(email, ip)
         svc.counters["login_failures_total"] += 1
@@ -100,7 +113,11 @@ async def login_submit(request: Request) -> Response:
     user, password_hash = found
     if svc.passwords.needs_rehash(password_hash):
         await svc.users.store_rehash(user.id, password)
-    return await start_session(request, svc, user.id, next_url, method="password", email=email)
+    response = await start_session(request, svc, user.id, next_url, method="password", email=email)
+    cookie = remember(svc.settings.secret_key, read_cookies(request.scope).get(KNOWN_DEVICE), email)
+    response.raw_headers.append(set_cookie_header(KNOWN_DEVICE, cookie, max_age=KNOWN_DEVICE_MAX_AGE_S,
+                                                  secure=svc.settings.is_production))
+    return response
 
 
 async def start_session(request: Request, svc: Services, user_id: int, next_url: str, *, method: str,
@@ -142,6 +159,9 @@ async def logout(request: Request) -> Response:
     return response
 
 
+PASSWORD_CHANGED = N_("Password changed. Your other sessions were signed out, and %(devices)s device token(s) "
+                      "were revoked: their calls ended, and each device needs a new token from this page.")
+PASSWORD_CHANGED_KEPT = N_("Password changed. Your other sessions were signed out; your device tokens still work.")
 SSO_ONLY = N_("This account signs in with single sign-on and has no password here. "
                "Change your password with your organisation's sign-in service.")
 
@@ -174,10 +194,21 @@ async def change_password(request: Request) -> Response:
         return render(request, template, {"message": "", "error": gettext(str(exc))}, status_code=400)
     except HasherBusy:
         return render(request, template, {"message": "", "error": gettext(BUSY)}, status_code=503)
-    ended = await svc.sessions.revoke_user(user.id, except_session=request.state.session_id)
-    logger.info("password changed", user_id=user.id, other_sessions_ended=ended)
-    message = gettext("Password changed. Your other sessions were signed out.")
+    keep_devices = form.get("keep_devices") == "1"
+    devices = await end_device_tokens(svc, user.id) if not keep_devices else 0
+    ended = await svc.sessions.revoke_user(user.id, except_session=request.state.session_id,
+                                           include_devices=False)
+    logger.info("password changed", user_id=user.id, other_sessions_ended=ended, device_tokens_revoked=devices)
+    message = gettext(PASSWORD_CHANGED_KEPT if keep_devices else PASSWORD_CHANGED) % {"devices": devices}
     return render(request, template, {"message": message, "error": ""})
+
+
+async def end_device_tokens(svc: Services, user_id: int) -> int:
+    """Revoke the user's device tokens and end the calls they carry (a password change)."""
+    handles = await svc.tokens.handles_for_user(user_id)
+    revoked = await svc.tokens.revoke_all(user_id)
+    await svc.sessions.notify_revoked(handles)
+    return revoked
 
 
 def login_redirect_url(next_path: str) -> str:

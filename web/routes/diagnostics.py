@@ -21,24 +21,37 @@ from starlette.routing import BaseRoute, Route
 
 from web.auth.guards import admin_required
 from web.diagnostics import views
-from web.diagnostics.access import COOKIE, CreateLimiter, cookie_with
+from web.diagnostics.access import COOKIE, GUESS_LIMIT, GUESS_WINDOW_S, CreateLimiter, cookie_with
 from web.diagnostics.catalog import BY_ID, FAILURE_MODES
 from web.diagnostics.export import facts, report_json, report_text
 from web.diagnostics.present import row, rows, summary
 from web.diagnostics.report_id import display_id, normalize_report_id
-from web.diagnostics.store import StoredReport
+from web.diagnostics.store import MetaTooLarge, StoredReport
 from web.diagnostics.support import support_context
 from web.diagnostics.useragent import parse_user_agent
 from web.diagnostics.values import Values, clean_json
 from web.i18n import N_, gettext
 from web.security.cookies import read_cookies, set_cookie_header
+from web.security.json_input import JSONTooDeep
 from web.settings import APP_VERSION
 from web.templating import render
 
 TOO_MANY = N_("Too many diagnostics runs from this address. Please wait a while and try again.")
 NO_REPORT = N_("No report with this ID.")
+TOO_DEEP = N_("The measurement data is nested too deeply to be a real measurement. Reload the page and run the "
+              "check again.")
+META_TOO_LARGE = N_("The report details are too large to save. Reload the page and run the check again.")
+NOT_SAVED = N_("The report could not be saved (the server's database is not answering); the checks still run.")
 _limiters: weakref.WeakKeyDictionary[Any, CreateLimiter] = weakref.WeakKeyDictionary()  # one per app instance
+_guesses: weakref.WeakKeyDictionary[Any, CreateLimiter] = weakref.WeakKeyDictionary()  # report-ID misses per client
+TOO_MANY_GUESSES = N_("Too many report IDs that do not exist were tried from this address. Wait ten minutes and "
+                      "check the ID.")
 _JSON = {"Cache-Control": "no-store"}
+
+
+def _refused(status: int, code: str, message: str, detail: str) -> Response:
+    body = {"code": code, "message": gettext(message), "message_en": message, "detail": detail}
+    return JSONResponse({"error": body}, status_code=status, headers=_JSON)
 
 
 def _wants_json(request: Request) -> bool:
@@ -66,12 +79,20 @@ async def create_report(request: Request) -> Response:
                             headers=_JSON)
     ua = parse_user_agent(request.headers.get("user-agent", ""))
     user = request.state.user
+    auth_failure = str(getattr(request.state, "auth_failure", "") or "")
     source = "cli" if request.headers.get("x-diagnostics-client") == "cli" else "browser"
     meta = {"app_version": APP_VERSION, "browser": "python -m web diagnose" if source == "cli" else ua.browser_label(),
-            "os": ua.os_label(), "user_agent": ua.raw, "locale": getattr(request.state, "locale", "")}
-    report_id = await views.store(request).create(user_id=user.id if user else None, source=source, meta=meta)
+            "os": ua.os_label(), "user_agent": ua.raw, "locale": getattr(request.state, "locale", ""),
+            "auth_failure": auth_failure}
+    try:
+        report_id = await views.store(request).create(user_id=user.id if user else None, source=source, meta=meta)
+    except Exception:  # the database is down: the checks still run (readiness names the database), unsaved
+        logger.opt(exception=True).warning("diagnostics report could not be saved")
+        return JSONResponse({"error": {"code": "not_saved", "message": gettext(NOT_SAVED)},
+                             "auth_failure": auth_failure}, status_code=503, headers=_JSON)
     logger.info("diagnostics report started", report_id=report_id, source=source)
-    response = JSONResponse({"id": report_id, "display_id": display_id(report_id),
+    # the first request of a run may be the one that finds the session dead (and clears its cookie): say so
+    response = JSONResponse({"id": report_id, "display_id": display_id(report_id), "auth_failure": auth_failure,
                              "url": request.url_for("diagnostics_report", report_id=report_id).path}, headers=_JSON)
     settings = request.app.state.settings
     value = cookie_with(settings.secret_key, read_cookies(request.scope).get(COOKIE), report_id)
@@ -85,12 +106,14 @@ async def check(request: Request) -> Response:
     spec = BY_ID.get(check_id)
     if spec is None or spec.kind == "local":
         return JSONResponse({"error": {"code": "unknown_check"}}, status_code=404, headers=_JSON)
-    report_id, raw = await views.read_payload(request)
+    try:
+        report_id, raw = await views.read_payload(request)
+    except JSONTooDeep as exc:
+        return _refused(400, "invalid_payload", TOO_DEEP, str(exc))
     result = await views.run_check(request, check_id, Values(raw))
     canonical = normalize_report_id(report_id) if report_id else None
     if canonical and views.may_write(request, canonical):
-        user = request.state.user
-        await views.store(request).save_result(canonical, result, user.id if user else None)
+        result = await views.defer_and_save(request, canonical, result)
     if result.status == "fail":
         logger.info("diagnostics check failed", check=check_id, report_id=canonical, value=result.to_json())
     if _wants_json(request):
@@ -101,17 +124,36 @@ async def check(request: Request) -> Response:
                                                       "kind": spec.kind})
 
 
+class Guessing(Exception):
+    """This client tried too many report IDs that show nothing."""
+
+
 async def _owned_report(request: Request) -> StoredReport | None:
+    client = request.client.host if request.client else "?"
+    guesses = _guesses.setdefault(request.app, CreateLimiter(GUESS_LIMIT, GUESS_WINDOW_S))
+    if guesses.exhausted(client):
+        raise Guessing
     canonical = normalize_report_id(str(request.path_params["report_id"]))
     report = await views.store(request).get(canonical) if canonical else None
-    return report if report is not None and views.owns(request, report) else None
+    if report is not None and views.owns(request, report):
+        return report
+    guesses.allow(client)  # counts the miss
+    return None
+
+
+def _guessing() -> Response:
+    return _refused(429, "rate_limited", TOO_MANY_GUESSES, f"more than {GUESS_LIMIT} misses in "
+                    f"{int(GUESS_WINDOW_S // 60)} minutes")
 
 
 async def finish(request: Request) -> Response:
     canonical = normalize_report_id(str(request.path_params["report_id"]))
     if not canonical or not views.may_write(request, canonical):
         return JSONResponse({"error": {"code": "not_found", "message": gettext(NO_REPORT)}}, status_code=404)
-    _ignored, raw = await views.read_payload(request)
+    try:
+        _ignored, raw = await views.read_payload(request)
+    except JSONTooDeep as exc:
+        return _refused(400, "invalid_payload", TOO_DEEP, str(exc))
     values = Values(raw)
     changes: dict[str, Any] = {"include_ips": values.flag("include_ips") is True}
     for key in ("mic", "candidate_pair", "candidates"):
@@ -121,7 +163,10 @@ async def finish(request: Request) -> Response:
                 cleaned = {k: v for k, v in cleaned.items() if "address" not in k}
             changes[key] = cleaned
     user = request.state.user
-    await views.store(request).update_meta(canonical, changes, user.id if user else None)
+    try:
+        await views.store(request).update_meta(canonical, changes, user.id if user else None)
+    except MetaTooLarge as exc:
+        return _refused(413, "payload_too_large", META_TOO_LARGE, str(exc))
     report = await views.store(request).get(canonical)
     assert report is not None
     failed = [r for r in rows(report.results) if r.status in ("fail", "warn")]
@@ -130,7 +175,10 @@ async def finish(request: Request) -> Response:
 
 
 async def report_page(request: Request) -> Response:
-    report = await _owned_report(request)
+    try:
+        report = await _owned_report(request)
+    except Guessing:
+        return _guessing()
     if report is None:
         return render(request, "pages/error.html", {"status_code": 404, "title": gettext(N_("Page not found")),
                                                     "message": gettext(NO_REPORT)}, status_code=404)
@@ -140,7 +188,10 @@ async def report_page(request: Request) -> Response:
 
 
 async def report_download(request: Request) -> Response:
-    report = await _owned_report(request)
+    try:
+        report = await _owned_report(request)
+    except Guessing:
+        return _guessing()
     if report is None:
         return JSONResponse({"error": {"code": "not_found", "message": gettext(NO_REPORT)}}, status_code=404)
     name = f"diagnostics-{display_id(report.id)}.json"
@@ -148,7 +199,10 @@ async def report_download(request: Request) -> Response:
 
 
 async def report_plain(request: Request) -> Response:
-    report = await _owned_report(request)
+    try:
+        report = await _owned_report(request)
+    except Guessing:
+        return _guessing()
     if report is None:
         return PlainTextResponse(gettext(NO_REPORT), status_code=404)
     return PlainTextResponse(report_text(report), headers=_JSON)

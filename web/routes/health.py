@@ -1,7 +1,8 @@
 """Liveness (`/health`), readiness (`/health/ready`) and Prometheus metrics (`/metrics`).
 
 `/health` is an async handler with no I/O: it is answered on the event loop, so a stalled loop fails the probe.
-Readiness reports each dependency; only real faults make it 503 (see `_ready`).
+Readiness reports each dependency; only real faults make it 503 (see `_ready`). Its status is public; the details
+(upstream host, deployment, queue figures) and `/metrics` are for operators only (`web/security/operator_access.py`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from web.i18n import N_
 from web.media.realtime import describe_upstream
 from web.monitor.exposition import CONTENT_TYPE
+from web.security.operator_access import is_operator
+from web.security.responses import error_response
 
 DB_TIMEOUT_S = 2.0
 READY_MAX_LOOP_LAG_S = 1.0
@@ -105,11 +109,21 @@ async def ready(request: Request) -> Response:
         "realtime": await _realtime(request),
     }
     ok = all(check["ok"] for check in checks.values())
-    body = {"status": "ready" if ok else "not_ready", "checks": checks}
+    body: dict[str, Any] = {"status": "ready" if ok else "not_ready"}
+    if is_operator(request):  # the upstream host, deployment name and queue figures are for operators only
+        body["checks"] = checks
     return JSONResponse(body, status_code=200 if ok else 503, headers=NO_STORE)
 
 
+METRICS_REFUSED = N_("Metrics are only for monitoring: send METRICS_TOKEN as a bearer token, or scrape from an "
+                     "address listed in METRICS_ALLOW_IPS.")
+
+
 async def metrics(request: Request) -> Response:
+    if not is_operator(request, admins=False):
+        status = 401 if request.app.state.settings.metrics_token else 403
+        headers = {**NO_STORE, **({"WWW-Authenticate": 'Bearer realm="metrics"'} if status == 401 else {})}
+        return error_response(request.scope, status, "metrics_forbidden", METRICS_REFUSED, headers=headers)
     monitoring = request.app.state.monitoring
     return Response(monitoring.render_prometheus(), media_type=CONTENT_TYPE, headers=NO_STORE)
 

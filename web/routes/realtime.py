@@ -13,7 +13,6 @@ CSRF is the app's middleware's job: every non-safe method here needs the page's 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from loguru import logger
@@ -28,7 +27,9 @@ from web.media.calls import AdmissionError
 from web.media.calls.upstream import describe_upstream_error
 from web.media.rtc.negotiate import MAX_SDP_BYTES, OfferError
 from web.routes.call_auth import credential_of
+from web.security.json_input import JSONInputError, loads_bounded
 from web.services import services
+from web.usage.admission import quota_refusal, refusal_response
 
 BAD_OFFER = N_("The connection offer from this device could not be used. Reload the page and try again.")
 BAD_BODY = N_("Send the WebRTC offer as application/sdp, or as multipart/form-data with an sdp part.")
@@ -73,9 +74,9 @@ async def _read_offer(request: Request) -> tuple[str, dict[str, Any] | None]:
         session = None
         if parts.get("session"):
             try:
-                session = json.loads(parts["session"])
-            except ValueError as exc:
-                raise BodyError("the session part is not valid JSON") from exc
+                session = loads_bounded(parts["session"])
+            except JSONInputError as exc:
+                raise BodyError(f"the session part: {exc}") from exc
             if not isinstance(session, dict):
                 raise BodyError("the session part must be a JSON object")
         return parts["sdp"], session
@@ -91,6 +92,13 @@ async def create_call(request: Request) -> Response:
         status = 415 if str(exc) == "unsupported content type" else 400
         return _error(status, "invalid_request", BAD_BODY, detail=str(exc))
     svc = services(request)
+    over_quota = await quota_refusal(svc, user)
+    if over_quota is not None:
+        logger.info("call refused", user_id=user.id, code="quota_exceeded")
+        return refusal_response(over_quota)
+    secret = getattr(request.state, "client_secret", None)
+    if session_config is None and secret is not None and secret.session:
+        session_config = secret.session  # the session the app's backend minted the ek_ key with
     try:
         slot = svc.calls.admit(user.id)
     except AdmissionError as exc:
@@ -136,8 +144,9 @@ async def hang_up(request: Request) -> Response:
 @api_login_required
 async def rtc_config(request: Request) -> Response:
     svc = services(request)
+    ice_servers = svc.rtc.browser_ice_servers(request.state.user.id)  # TURN credentials minted for this user
     return JSONResponse(
-        {"iceServers": svc.rtc.browser_ice_servers(), "mode": svc.settings.voice_mode},
+        {"iceServers": ice_servers, "mode": svc.settings.voice_mode},
         headers={"Cache-Control": "no-store"},
     )
 

@@ -27,6 +27,7 @@ from web.media.ws.call import WsCall
 from web.media.ws.protocol import parse_subprotocols, reject_websocket
 from web.routes.call_auth import credential_of, upgrade_problem
 from web.services import Services, credential_is_active
+from web.usage.admission import quota_refusal, reject_websocket_over_quota
 
 
 async def upgrade_required(request: Request) -> Response:
@@ -53,6 +54,11 @@ async def _serve(svc: Services, scope: Scope, receive: Receive, send: Send) -> N
         return
     state = scope["state"]
     user_id = int(state["user"].id)
+    over_quota = await quota_refusal(svc, state["user"])
+    if over_quota is not None:
+        logger.info("websocket call refused", user_id=user_id, code="quota_exceeded")
+        await reject_websocket_over_quota(scope, send, over_quota)
+        return
     try:
         slot = svc.calls.admit(user_id)
     except AdmissionError as exc:
@@ -76,7 +82,7 @@ def _build_call(svc: Services, registry: CallRegistry, state: dict[str, object],
                "request_id": state.get("request_id")}
 
     def new_session() -> RealtimeSessionLike:
-        return registry.new_session(user_id, context)
+        return registry.new_session(call_id, user_id, "websocket", credential, context)
 
     # Device tokens are re-checked during the call (expiry, revocation seen by another worker). Cookie sessions are
     # ended by the revocation listeners: their idle timeout counts page requests, which a live call does not make.

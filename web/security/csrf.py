@@ -21,6 +21,8 @@ from urllib.parse import parse_qs
 from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web.auth.client_secrets import CALL_PATHS
+from web.auth.client_secrets import SECRET_PREFIX as CLIENT_SECRET_PREFIX
 from web.i18n import N_
 from web.security.cookies import read_cookies, set_cookie_header
 from web.security.responses import error_response
@@ -76,8 +78,11 @@ class CSRFMiddleware:
 
         method = scope["method"]
         # A browser never adds Authorization on its own; only an ambient session cookie makes a request forgeable.
-        bearer_only = (headers.get(b"authorization", b"").lower().startswith(b"bearer ")
-                       and self.session_cookie_name not in cookies)
+        authorization = headers.get(b"authorization", b"")
+        bearer_only = authorization.lower().startswith(b"bearer ") and (
+            self.session_cookie_name not in cookies
+            # an ek_ key on a call path is resolved alone (the cookie is ignored), as the Agents SDK sends it
+            or (authorization[7:].strip().startswith(CLIENT_SECRET_PREFIX.encode()) and scope["path"] in CALL_PATHS))
         if method not in SAFE_METHODS and not bearer_only:
             reason = self._origin_problem(scope, headers)
             if not reason:

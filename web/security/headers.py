@@ -46,7 +46,7 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("Content-Security-Policy", _policy(scope))
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-                headers.setdefault("Permissions-Policy", "microphone=(self), camera=(), geolocation=()")
+                headers.setdefault("Permissions-Policy", "microphone=(self), camera=(self), geolocation=()")
                 headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
                 if not is_static:

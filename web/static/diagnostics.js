@@ -19,72 +19,9 @@
     finally { clearTimeout(timer); }
   }
 
-  // ---- WebRTC helpers ----------------------------------------------------------------------------------------
-  function waitGathering(pc, ms) {
-    if (pc.iceGatheringState === "complete") return Promise.resolve();
-    return Promise.race([timeout(ms), new Promise(function (r) {
-      pc.addEventListener("icegatheringstatechange", function () { if (pc.iceGatheringState === "complete") r(); });
-    })]);
-  }
-  function waitConnected(pc, ms) {
-    return Promise.race([timeout(ms, false), new Promise(function (r) {
-      function check() {
-        var s = pc.connectionState || pc.iceConnectionState;
-        if (s === "connected" || s === "completed") r(true); else if (s === "failed" || s === "closed") r(false);
-      }
-      pc.addEventListener("connectionstatechange", check); pc.addEventListener("iceconnectionstatechange", check); check();
-    })]);
-  }
-  function candidateType(c) { return c.type || (c.candidate.split(" ")[7] || "host"); }
-  async function gather(iceServers) {
-    var pc = new RTCPeerConnection({iceServers: iceServers}), counts = {host: 0, srflx: 0, relay: 0, prflx: 0};
-    pc.createDataChannel("probe");
-    pc.addEventListener("icecandidate", function (e) {
-      if (e.candidate && e.candidate.candidate) counts[candidateType(e.candidate)] = (counts[candidateType(e.candidate)] || 0) + 1;
-    });
-    await pc.setLocalDescription(await pc.createOffer());
-    await waitGathering(pc, 5000);
-    pc.close();
-    return counts;
-  }
-  function selectedPair(stats) {
-    var pair = null, byId = {};
-    stats.forEach(function (s) { byId[s.id] = s; });
-    stats.forEach(function (s) { if (s.type === "transport" && s.selectedCandidatePairId) pair = byId[s.selectedCandidatePairId]; });
-    if (!pair) stats.forEach(function (s) { if (s.type === "candidate-pair" && (s.selected || (s.nominated && s.state === "succeeded"))) pair = s; });
-    if (!pair) return null;
-    var l = byId[pair.localCandidateId] || {}, r = byId[pair.remoteCandidateId] || {};
-    return {pair: pair, local_type: l.candidateType, remote_type: r.candidateType, protocol: l.protocol,
-      relay_protocol: l.relayProtocol || "", local_address: (l.address || l.ip) + ":" + l.port,
-      remote_address: (r.address || r.ip) + ":" + r.port};
-  }
-  function inboundLevel(stats) {
-    var level = 0;
-    stats.forEach(function (s) { if (s.type === "inbound-rtp" && s.kind === "audio" && s.audioLevel) level = Math.max(level, s.audioLevel); });
-    return level;
-  }
-  function qualitySample(stats, prev) {
-    var out = {rtt_ms: null, jitter_ms: null, loss_pct: null, bitrate_kbps: null}, sel = selectedPair(stats), losses = [];
-    if (sel && sel.pair.currentRoundTripTime != null) out.rtt_ms = sel.pair.currentRoundTripTime * 1000;
-    if (sel && sel.pair.availableOutgoingBitrate) out.bitrate_kbps = sel.pair.availableOutgoingBitrate / 1000;
-    stats.forEach(function (s) {
-      if (s.kind !== "audio") return;
-      if (s.type === "remote-inbound-rtp") {
-        if (s.roundTripTime != null) out.rtt_ms = s.roundTripTime * 1000;
-        if (s.jitter != null) out.jitter_ms = Math.max(out.jitter_ms || 0, s.jitter * 1000);
-        if (s.fractionLost != null) losses.push(s.fractionLost * 100);
-      } else if (s.type === "inbound-rtp") {
-        if (s.jitter != null) out.jitter_ms = Math.max(out.jitter_ms || 0, s.jitter * 1000);
-        var p = prev && prev.get(s.id);
-        if (p) {
-          var lost = Math.max(0, s.packetsLost - p.packetsLost), got = s.packetsReceived - p.packetsReceived;
-          if (lost + got > 0) losses.push(100 * lost / (lost + got));
-        }
-      }
-    });
-    if (losses.length) out.loss_pct = Math.max.apply(null, losses);
-    return out;
-  }
+  var rtc = window.SGVDiagRTC || {}, waitGathering = rtc.waitGathering, waitConnected = rtc.waitConnected, gather = rtc.gather;
+  var selectedPair = rtc.selectedPair, inboundLevel = rtc.inboundLevel, qualitySample = rtc.qualitySample;
+  var serverCandidates = rtc.serverCandidates;
 
   // ---- the checklist page ------------------------------------------------------------------------------------
   function Checklist(root) {
@@ -103,7 +40,9 @@
       try {
         var res = await fetch(cfg.reportsUrl, {method: "POST", credentials: "same-origin",
           headers: {"X-CSRF-Token": csrf(), "Accept": "application/json"}});
-        if (res.ok) { st.reportId = (await res.json()).id; field.value = st.reportId; }
+        var made = await res.json();
+        st.authFailure = made.auth_failure || "";  // this request may be the one that found the session dead
+        if (res.ok) { st.reportId = made.id; field.value = st.reportId; }
       } catch (e) { /* the server is unreachable: the rows say so */ }
       return st.reportId;
     }
@@ -119,6 +58,7 @@
       el.querySelector(".diag-status").textContent = cfg.textOffline;
     }
     async function post(id, values) {
+      if (st.callPosted) st.callPosted[id] = true;
       var body = new URLSearchParams();
       body.set("report_id", st.reportId); body.set("payload", JSON.stringify(values || {}));
       try {
@@ -157,7 +97,7 @@
       },
       session: async function () {
         var t0 = Date.now(), res = await timedFetch(cfg.meUrl, {headers: {"Accept": "application/json"}}, 5000), t1 = Date.now();
-        var out = {me_status: res.status, page_auth_failure: cfg.authFailure};
+        var out = {me_status: res.status, page_auth_failure: st.authFailure || cfg.authFailure};
         if (res.ok) out.clock_skew_ms = (t0 + t1) / 2 - (await res.json()).server_time * 1000;
         return out;
       },
@@ -202,7 +142,7 @@
         var sd = Math.sqrt(levels.reduce(function (a, b) { return a + (b - mean) * (b - mean); }, 0) / levels.length);
         st.mic = track.getSettings ? track.getSettings() : {};
         return {rms: Math.sqrt(sumSq / n), peak: peak, level_mean: mean, level_stddev: sd, max_clip_run: maxRun,
-          track_state: track.readyState, muted: track.muted};
+          track_state: track.readyState, muted: track.muted, context_state: ctx.state};
       }
     };
 
@@ -236,6 +176,11 @@
     }
 
     async function roundTrip(pc, gain, mode, events) {
+      var out = await listenForReply(pc, gain, mode, events);
+      out.context_state = st.ctx ? st.ctx.state : "";
+      return out;
+    }
+    async function listenForReply(pc, gain, mode, events) {
       var t0 = now();
       while (!events.some(function (e) { return e.type === "session.created"; }) && now() - t0 < 3000) await sleep(50);
       var start;
@@ -253,6 +198,10 @@
           level = Math.max(level, Math.sqrt(buf.reduce(function (a, x) { return a + x * x; }, 0) / buf.length));
         }
         if (level > HEARD_LEVEL) return {mode: mode, heard: true, delay_ms: now() - start, level: level};
+        // the call ended under us (the server relays an upstream drop as an error event, then closes): no use waiting
+        var ended = events.some(function (e) { return e.type === "error"; }) || st.rtc.dc.readyState === "closed" ||
+          pc.connectionState === "failed" || pc.connectionState === "closed";
+        if (ended) return {mode: mode, heard: false, level: level, ended_early: true, waited_ms: now() - start};
         await sleep(50);
       }
       return {mode: mode, heard: false, level: level};
@@ -266,12 +215,20 @@
       return samples;
     }
     async function callPhase() {
-      if (!signedIn || cfg.calls !== "true") { for (var k = 0; k < CALL_ROWS.length; k++) await post(CALL_ROWS[k], {}); return; }
+      st.callPosted = {};
+      try { await callSteps(); } catch (e) { /* e.g. no RTCPeerConnection: the rows below say "not measured" */ }
+      for (var k = 0; k < CALL_ROWS.length; k++) if (!st.callPosted[CALL_ROWS[k]]) await post(CALL_ROWS[k], {});
+    }
+    async function callSteps() {
+      if (!signedIn || cfg.calls !== "true") return;
       CALL_ROWS.forEach(markRunning);
       var config = await rtcConfig(), ctx = audioContext(), osc = ctx.createOscillator(), gain = ctx.createGain();
       var dest = ctx.createMediaStreamDestination(), events = [], player = new Audio();
       osc.frequency.value = 440; gain.gain.value = 0; osc.connect(gain); gain.connect(dest); osc.start();
-      var pc = new RTCPeerConnection({iceServers: config.iceServers || []}), dc = pc.createDataChannel("oai-events");
+      var pc = null, callUrl = "";
+      try {
+      pc = new RTCPeerConnection({iceServers: config.iceServers || []});
+      var dc = pc.createDataChannel("oai-events");
       st.rtc = {pc: pc, dc: dc};
       dc.addEventListener("message", function (e) { try { events.push(JSON.parse(e.data)); } catch (err) { /* not JSON */ } });
       pc.addEventListener("track", function (e) {
@@ -281,8 +238,6 @@
         st.rtc.analyser = ctx.createAnalyser(); ctx.createMediaStreamSource(stream).connect(st.rtc.analyser);
       });
       pc.addTrack(dest.stream.getAudioTracks()[0], dest.stream);
-      var callUrl = "";
-      try {
         await pc.setLocalDescription(await pc.createOffer());
         await waitGathering(pc, 5000);
         var t0 = now(), sig = {status: 0}, res = null;
@@ -296,14 +251,16 @@
           try { var err = (await res.json()).error || {}; sig.error_code = err.code; sig.error_message = err.message; } catch (e) { /* not JSON */ }
         }
         await post("signalling", sig);
-        if (!res || res.status !== 201) { for (var j = 1; j < CALL_ROWS.length; j++) await post(CALL_ROWS[j], CALL_ROWS[j] === "media_path" ? {state: "skipped"} : {}); return; }
+        if (!res || res.status !== 201) { await post("media_path", {state: "skipped"}); return; }
         callUrl = res.headers.get("Location") || "";
-        await pc.setRemoteDescription({type: "answer", sdp: await res.text()});
+        var answer = await res.text();
+        await pc.setRemoteDescription({type: "answer", sdp: answer});
         var connected = await waitConnected(pc, 10000), sel = selectedPair(await pc.getStats()) || {};
         st.pair = sel;
         await post("media_path", {state: connected ? "connected" : (pc.connectionState || "timeout"), connect_ms: now() - t0,
-          local_type: sel.local_type, remote_type: sel.remote_type, protocol: sel.protocol, relay_protocol: sel.relay_protocol});
-        if (!connected) { for (var m = 2; m < CALL_ROWS.length; m++) await post(CALL_ROWS[m], {}); return; }
+          local_type: sel.local_type, remote_type: sel.remote_type, protocol: sel.protocol, relay_protocol: sel.relay_protocol,
+          server_candidates: serverCandidates(answer)});
+        if (!connected) return;
         var quality = sampleQuality(pc);
         await post("echo", await roundTrip(pc, gain, config.mode, events));
         var samples = await quality;
@@ -316,7 +273,8 @@
             loss_pct: losses.length ? round(losses.reduce(function (a, b) { return a + b; }, 0) / losses.length, 2) : null}});
       } finally {
         if (callUrl) fetch(callUrl, {method: "DELETE", credentials: "same-origin", headers: {"X-CSRF-Token": csrf()}}).catch(function () {});
-        pc.close(); osc.stop(); player.srcObject = null; st.rtc = null;
+        if (pc) pc.close();
+        osc.stop(); player.srcObject = null; st.rtc = null;
       }
     }
     async function websocketCheck() {
@@ -374,12 +332,14 @@
         if (rowEl("server_health").dataset.status === "fail") return;  // nothing else can work; the row says why
         var rest = ["readiness", "session", "upstream", "mic_permission", "audio_devices", "mic_level"];
         for (var j = 0; j < rest.length; j++) await run(rest[j], measures[rest[j]]);
-        playTone();
+        try { playTone(); } catch (e) { await post("speaker", speakerValues("")); }
         await runOne("ice");
         await callPhase();
         await runOne("websocket");
+      } finally {
         await finishReport();
-      } finally { st.busy = false; button.disabled = false; }
+        st.busy = false; button.disabled = false;
+      }
     }
 
     document.getElementById("diag-run-all").addEventListener("click", runAll);

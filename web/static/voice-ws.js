@@ -181,12 +181,22 @@ function onEvent(e) {
     case "error": {
       const error = e.error || {};
       if (error.code === "session_revoked") { stop(false); showMessage(t("authFailed"), true); }
-      else if (error.message && (error.type === "server_error" || String(error.code).startsWith("upstream"))) showMessage(error.message);
+      else if (error.code === "quota_exceeded") { stop(false); showMessage(error.message); }
+      else if (error.message && (error.type === "server_error" || String(error.code).startsWith("upstream") || String(error.code).startsWith("quota"))) showMessage(error.message);
       break;
     }
     default: break;
   }
 }
+
+// A photo from voice-camera.js: on our socket while we own the call (then answered at once).
+panel.addEventListener("voice-photo", (e) => {
+  if (!s.sock || !s.ready) return;
+  s.sock.send(JSON.stringify({ type: "conversation.item.create", item: { type: "message", role: "user",
+    content: [{ type: "input_image", image_url: e.detail.dataUrl }] } }));
+  s.sock.send(JSON.stringify({ type: "response.create" }));
+  e.preventDefault();
+});
 
 // --- the socket ---------------------------------------------------------------------------------------------------
 function connect() {

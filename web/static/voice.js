@@ -9,8 +9,10 @@ const RECONNECT_EVERY_MS = 7000;
 const CONNECT_TIMEOUT_MS = 10000;
 const PROMPT_HINT_MS = 10000;
 const GATHER_WAIT_MS = 2000;
+const RELAY_QUIET_MS = 300; // with a relay candidate gathered: how long without a new candidate ends the wait
 const PING_EVERY_MS = 1000;
 const SILENCE_LIMIT_MS = 3000;
+const CONFIG_MAX_AGE_MS = 30000; // the config carries TURN credentials that expire (RTC_TURN_TTL_S ≥ 60 s): refetch
 
 const $ = (id) => document.getElementById(id);
 const t = (key) => panel.dataset["t" + key.charAt(0).toUpperCase() + key.slice(1)] || key;
@@ -25,6 +27,7 @@ const ui = {
 // location_: the current call's URL (for DELETE); active: the user wants a call; attempt: reconnects since the last
 // good connection; config: the ICE servers (a promise); waveStop: stops the waveform.
 let mic = null, pc = null, dc = null, location_ = null, active = false, attempt = 0, config = null, waveStop = null;
+let configAt = 0; // when `config` was fetched (performance.now())
 let timers = [], lastHeard = 0;
 
 function setState(state, text, tone) {
@@ -144,7 +147,8 @@ function onEvent(event) {
     case "error": {
       const error = event.error || {};
       if (error.code === "session_revoked") { stop(false); showMessage(t("authFailed"), true); return; }
-      if (error.message && (event.error.type === "server_error" || String(error.code).startsWith("upstream"))) {
+      if (error.code === "quota_exceeded") { stop(false); showMessage(error.message); return; }
+      if (error.message && (event.error.type === "server_error" || String(error.code).startsWith("upstream") || String(error.code).startsWith("quota"))) {
         showMessage(error.message);
       }
       break;
@@ -155,7 +159,8 @@ function onEvent(event) {
 
 // --- the call ---------------------------------------------------------------------------------------------------
 function loadConfig() {
-  if (!config) {
+  if (!config || performance.now() - configAt > CONFIG_MAX_AGE_MS) {
+    configAt = performance.now();
     config = fetch(panel.dataset.configUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(async (response) => {
         if (response.status === 401) throw { status: 401, body: await response.json().catch(() => ({})) };
@@ -171,6 +176,15 @@ function gathered(peer) {
   return new Promise((resolve) => {
     const done = () => { if (peer.iceGatheringState === "complete") resolve(); };
     peer.addEventListener("icegatheringstatechange", done);
+    // Once a TURN relay candidate is in, the offer can always connect: stop waiting soon after the last candidate
+    // instead of for TURN/STUN attempts a firewall swallows (they hold gathering open for seconds, and on a network
+    // that allows only TCP 443 the whole GATHER_WAIT_MS would bring WebRTC close to the WebSocket fallback).
+    let quiet = null;
+    peer.addEventListener("icecandidate", (e) => {
+      if (!e.candidate || !/ typ relay /.test(e.candidate.candidate) && !quiet) return;
+      clearTimeout(quiet);
+      quiet = setTimeout(resolve, RELAY_QUIET_MS);
+    });
     setTimeout(resolve, GATHER_WAIT_MS); // aiortc needs the candidates in the offer (no trickle ICE)
   });
 }
@@ -181,6 +195,7 @@ function teardown() {
   if (dc) { dc.onclose = null; dc.onmessage = null; try { dc.close(); } catch (e) { /* already closed */ } }
   if (pc) { pc.onconnectionstatechange = null; pc.close(); }
   pc = dc = location_ = null;
+  delete panel.dataset.callUrl; // voice-camera.js posts photos to the current call
 }
 
 function hangUp(url) {
@@ -228,6 +243,7 @@ async function connect() {
     if (pc !== peer) { if (response.ok) hangUp(response.headers.get("Location")); return; }
     if (!response.ok) throw { status: response.status, body: await response.json().catch(() => ({})) };
     location_ = response.headers.get("Location");
+    panel.dataset.callUrl = location_;
     await peer.setRemoteDescription({ type: "answer", sdp: await response.text() });
   } catch (error) {
     if (pc !== peer && peer) return;
@@ -244,6 +260,7 @@ function failed(error) {
     showMessage(body.code === "session_expired" ? t("authFailed") : t("loginRequired"), true);
     return;
   }
+  if (status === 429 && body.code === "quota_exceeded") { stop(false); showMessage(body.message); return; }
   if (status === 400 || status === 403 || status === 415) { stop(false); showMessage(body.message || t("failed")); return; }
   if (body.message) showMessage(body.message);
   lost(); // 429/502/503/504 and network errors: retry with backoff

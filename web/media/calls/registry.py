@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +27,6 @@ from web.media.calls.upstream import DEFAULT_SESSION_FACTORY, RealtimeSessionLik
 from web.settings import Settings
 
 CLOSE_ALL_TIMEOUT_S = 10.0
-RECENTLY_CLOSED_MAX = 1_000
 
 
 class AdmissionError(Exception):
@@ -60,9 +59,9 @@ class CallRegistry:
         self._reserved = 0
         self._accepting = True
         self.closed_reasons: Counter[str] = Counter()
-        # call id → user id of calls that ended lately, so a DELETE racing the peer's own close still gets 204
-        self._recently_closed: OrderedDict[str, int] = OrderedDict()
         self.rejected: Counter[str] = Counter()
+        # called with (session, {call_id, user_id, transport, credential}) for every new session (usage metering)
+        self.on_new_session: Callable[[Any, dict[str, Any]], None] | None = None
 
     def start(self) -> None:
         self._accepting = True
@@ -97,9 +96,14 @@ class CallRegistry:
     def new_call_id(prefix: str) -> str:
         return f"{prefix}_{secrets.token_hex(12)}"
 
-    def new_session(self, user_id: int, log_context: dict[str, Any]) -> RealtimeSessionLike:
-        """A fresh, not yet started upstream session for a call of `user_id`."""
-        return self.session_factory(self.settings, user_id=user_id, log_context=log_context)
+    def new_session(self, call_id: str, user_id: int, transport: str, credential: Credential | None,
+                    log_context: dict[str, Any]) -> RealtimeSessionLike:
+        """A fresh, not yet started upstream session for call `call_id`, announced to `on_new_session`."""
+        session = self.session_factory(self.settings, user_id=user_id, log_context=log_context)
+        if self.on_new_session is not None:
+            self.on_new_session(session, {"call_id": call_id, "user_id": user_id, "transport": transport,
+                                          "credential": credential.handle if credential is not None else None})
+        return session
 
     def add(self, slot: Slot, call: LiveCall) -> None:
         """Track a call built for an admitted slot; it must have `release` as its `on_closed` callback."""
@@ -110,9 +114,6 @@ class CallRegistry:
         """A call has fully closed: forget it and free its slot (idempotent)."""
         if self._calls.pop(call.id, None) is None and call.id not in self._slots:
             return
-        self._recently_closed[call.id] = call.user_id
-        while len(self._recently_closed) > RECENTLY_CLOSED_MAX:
-            self._recently_closed.popitem(last=False)
         slot = self._slots.pop(call.id, None)
         if slot is not None:
             self.cancel(slot)
@@ -131,7 +132,7 @@ class CallRegistry:
     async def hang_up(self, call_id: str, user_id: int) -> bool:
         call = self._calls.get(call_id)
         if call is None:
-            return self._recently_closed.get(call_id) == user_id  # already over: hanging up again is fine
+            return False  # unknown or already over: 404, as the OpenAI service answers
         if call.user_id != user_id:
             return False
         await call.close("hangup")

@@ -13,6 +13,7 @@ import copy
 from collections import OrderedDict
 from typing import Any
 
+from .echo_image import chime, image_note
 from .echo_reply import EchoReply
 from .errors import UpstreamError
 from .events import BYTES_PER_MS, PCM_FORMAT, Event, decode_audio, default_turn_detection, error_event, new_id
@@ -46,6 +47,7 @@ class EchoUpstream:
         self._items: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()  # id -> (item, audio ms)
         self._reply: EchoReply | None = None
         self._reply_task: asyncio.Task[None] | None = None
+        self._image_note: str | None = None  # the last item was an image: the next reply describes it
 
     def __repr__(self) -> str:
         return "EchoUpstream()"
@@ -165,11 +167,12 @@ class EchoUpstream:
     async def _commit(self, pcm: bytes, item_id: str) -> None:
         previous, self._last_item_id = self._last_item_id, item_id
         self._last_utterance = pcm
+        self._image_note = None
         await self._send("input_audio_buffer.committed", item_id=item_id, previous_item_id=previous)
         item = {"id": item_id, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
                 "content": [{"type": "input_audio", "transcript": None}]}
         self._remember(item)
-        await self._send("conversation.item.created", previous_item_id=previous, item=item)
+        await self._item_added_done(previous, item)
 
     async def _on_input_audio_buffer_commit(self, event: Event) -> None:
         have_ms = len(self._buf) // BYTES_PER_MS
@@ -199,7 +202,9 @@ class EchoUpstream:
                 "before creating a new one.", code="conversation_already_has_active_response",
                 client_event_id=client_event_id))
             return
-        reply = EchoReply(self._emit, self._last_utterance, speed=self._speed)
+        note, self._image_note = self._image_note, None
+        pcm = chime() if note else self._last_utterance
+        reply = EchoReply(self._emit, pcm, speed=self._speed, transcript=note)
         self._reply = reply
         self._reply_task = asyncio.create_task(self._run_reply(reply), name="echo-reply")
 
@@ -232,6 +237,11 @@ class EchoUpstream:
         await self._cancel_reply("client_cancelled")
 
     # --- conversation items ----------------------------------------------------------------------------------------
+    async def _item_added_done(self, previous: str | None, item: dict[str, Any]) -> None:
+        """GA announces a new item twice: added (in progress), then done (final)."""
+        await self._send("conversation.item.added", previous_item_id=previous, item={**item, "status": "in_progress"})
+        await self._send("conversation.item.done", previous_item_id=previous, item=item)
+
     def _remember(self, item: dict[str, Any], audio_ms: int = 0) -> None:
         self._items[item["id"]] = (item, audio_ms)
         while len(self._items) > MAX_ITEMS:
@@ -242,8 +252,9 @@ class EchoUpstream:
         item.setdefault("id", new_id("item"))
         item.update(object="realtime.item", status="completed")
         previous, self._last_item_id = self._last_item_id, item["id"]
+        self._image_note = image_note(item)
         self._remember(item)
-        await self._send("conversation.item.created", previous_item_id=previous, item=item)
+        await self._item_added_done(previous, item)
 
     async def _on_conversation_item_delete(self, event: Event) -> None:
         if self._items.pop(str(event.get("item_id")), None) is None:

@@ -18,14 +18,15 @@ Emit = Callable[[Event], Awaitable[None]]
 class EchoReply:
     """Streams one response; `run()` is a task, `cancelled_done(reason)` the `response.done` when it is cut short."""
 
-    def __init__(self, emit: Emit, pcm: bytes, *, speed: float, burst_ms: int = 300) -> None:
+    def __init__(self, emit: Emit, pcm: bytes, *, speed: float, burst_ms: int = 300,
+                 transcript: str | None = None) -> None:
         self.response_id = new_id("resp")
         self.item_id = new_id("item")
         self._emit = emit
         self._pcm = pcm
         self._speed = max(speed, 0.1)
         self._burst_ms = burst_ms
-        self._transcript = ECHO_TRANSCRIPT if pcm else ECHO_NOTHING
+        self._transcript = transcript or (ECHO_TRANSCRIPT if pcm else ECHO_NOTHING)
         self.sent_ms = 0  # audio already streamed, the limit for conversation.item.truncate
 
     def _ids(self) -> dict[str, Any]:
@@ -48,6 +49,7 @@ class EchoReply:
         await self._send("response.created", response=self._response("in_progress", [], None))
         await self._send("response.output_item.added", response_id=self.response_id, output_index=0,
                          item=self.item("in_progress", with_content=False))
+        await self._send("conversation.item.added", item=self.item("in_progress", with_content=False))
         await self._send("response.content_part.added", **self._ids(), part={"type": "audio", "transcript": ""})
         await self._send("response.output_audio_transcript.delta", **self._ids(), delta=self._transcript)
         loop = asyncio.get_running_loop()
@@ -68,6 +70,7 @@ class EchoReply:
                          part={"type": "audio", "transcript": self._transcript})
         item = self.item("completed", with_content=True)
         await self._send("response.output_item.done", response_id=self.response_id, output_index=0, item=item)
+        await self._send("conversation.item.done", item=item)
         await self._send("response.done", response=self._response("completed", [item], None))
 
     def cancelled_done(self, reason: str) -> Event:

@@ -7,6 +7,7 @@ texts are built here from fixed templates plus details that pass through `redact
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Final
 
@@ -21,6 +22,13 @@ _MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "bad_deployment": (
         "The realtime service refused the deployment or model (HTTP 400). Check AZURE_OPENAI_REALTIME_DEPLOYMENT_NAME "
         "names a gpt-realtime deployment, and AZURE_OPENAI_REALTIME_API_VERSION.",
+        "语音模型配置有误，请联系管理员。(The voice model is not configured correctly; please contact the "
+        "administrator.)",
+    ),
+    "deployment_not_found": (
+        "The realtime service has no deployment of this name (HTTP 404 DeploymentNotFound). Set "
+        "AZURE_OPENAI_REALTIME_DEPLOYMENT_NAME to the name of a gpt-realtime deployment of this resource (Azure AI "
+        "Foundry → Deployments); a deployment created in the last minutes may not be ready yet.",
         "语音模型配置有误，请联系管理员。(The voice model is not configured correctly; please contact the "
         "administrator.)",
     ),
@@ -104,14 +112,31 @@ class UpstreamError(Exception):
         return f"UpstreamError(code={self.code!r}, status={self.status!r})"
 
 
-def error_for_status(status: int, body: str = "") -> UpstreamError:
-    """Map a refused WebSocket upgrade (HTTP status + body) to an `UpstreamError`."""
+# the service's own error code (JSON body `{"error": {"code": …}}`) says more than the status
+_BODY_CODES: Final[dict[str, str]] = {"DeploymentNotFound": "deployment_not_found"}
+
+
+def _body_code(body: str) -> str:
+    try:
+        error = json.loads(body).get("error") or {}
+    except (ValueError, AttributeError):
+        return ""
+    return str(error.get("code") or "") if isinstance(error, dict) else ""
+
+
+def error_for_status(status: int, body: str = "", tried: str = "") -> UpstreamError:
+    """Map a refused WebSocket upgrade (HTTP status + body) to an `UpstreamError`; `tried` names what was asked
+    for (the deployment), shown in the detail."""
+    snippet = " ".join(body.split())[:200]
+    by_body = _BODY_CODES.get(_body_code(body))
+    if by_body:
+        detail = f"HTTP {status}: " + (f"deployment {tried!r} tried; " if tried else "") + snippet
+        return UpstreamError(by_body, detail, status=status)
     if status in _STATUS_CODES:
         code = _STATUS_CODES[status]
     elif status >= 500:
         code = "server_error"
     else:
         code = "handshake_failed"
-    snippet = " ".join(body.split())[:200]
     detail = f"HTTP {status}" + (f": {snippet}" if snippet else "")
     return UpstreamError(code, detail, status=status)

@@ -6,6 +6,7 @@ import math
 import time
 from typing import Any
 
+from web.media.images import ImagePolicy
 from web.settings import Settings
 
 from .config import UpstreamConfig, resolve_upstream
@@ -54,6 +55,7 @@ def create_realtime_session(
         user_id=user_id,
         log_context=log_context,
         stats=stats,
+        images=ImagePolicy.from_settings(settings, supported=config.protocol != "beta"),
     )
 
 

@@ -38,7 +38,7 @@ class TranscriptHistory:
         kind = event.get("type")
         if kind == "conversation.item.input_audio_transcription.completed":
             self._add("user", event.get("transcript"))
-        elif kind == "conversation.item.created":
+        elif kind in ("conversation.item.created", "conversation.item.done"):  # beta, GA
             item = event.get("item") or {}
             if item.get("role") == "user":
                 for part in item.get("content") or []:

@@ -17,6 +17,7 @@ from typing import Any
 from .errors import UpstreamError, redact
 from .events import Event, error_event, new_id
 from .history import TranscriptHistory
+from .observer import SessionObserver
 from .queues import ClientInbox
 from .session_config import SessionDefaults, SessionLimits, initial_updates
 from .stats import RealtimeStats
@@ -57,6 +58,8 @@ class UpstreamLink:
         auto_response: Callable[[], bool],
         finishing: Callable[[], bool],
         end: Ender,
+        client_view: Callable[[Event], Event],
+        observer: Callable[[], SessionObserver | None],
     ) -> None:
         self._factory = factory
         self._defaults = defaults
@@ -69,11 +72,14 @@ class UpstreamLink:
         self._auto_response = auto_response
         self._finishing = finishing
         self._end = end
+        self._client_view = client_view
+        self._observer = observer
         self._upstream: Upstream | None = None
         self.upstream_since = time.monotonic()
         self.ready = asyncio.Event()  # set while an upstream is connected and configured
         self._swapped = asyncio.Event()  # set (and replaced) each time the upstream is dropped
         self._internal_ids: set[str] = set()  # event_ids of the relay's own events: their errors stay here
+        self._internal_updates: set[str] = set()  # the relay's session.updates not yet answered: not the client's
         self._history = TranscriptHistory()
         self._replayed_items: set[str] = set()  # item ids of replayed transcript items: not news to the client
         self._quiet_since = time.monotonic()
@@ -100,6 +106,7 @@ class UpstreamLink:
                 self._replayed_items = {event["item"]["id"] for event in replayed}
                 events += replayed
             self._internal_ids = {event["event_id"] for event in events}
+            self._internal_updates = {event["event_id"] for event in events if event["type"] == "session.update"}
             for event in events:
                 await upstream.send(event)
         except BaseException:
@@ -257,9 +264,15 @@ class UpstreamLink:
             return  # only the first one (returned by connect) is the client's
         if kind in _REPLAYED_ITEM_EVENTS and (event.get("item") or {}).get("id") in self._replayed_items:
             return
+        if kind == "session.updated":
+            if self._internal_updates:  # the upstream answers in order: this one is for the relay's own update
+                self._internal_updates.pop()
+                return
+            event = self._client_view(event)
         self._history.observe(event)
         if kind == "error":
             error = event.get("error") or {}
+            self._internal_updates.discard(error.get("event_id"))
             if error.get("event_id") in self._internal_ids:
                 self._log.warning("realtime upstream refused the relay's session defaults: {} {}",
                                   error.get("code"), str(error.get("message"))[:200])
@@ -285,6 +298,9 @@ class UpstreamLink:
         elif kind == "response.done":
             self._response_active = self._response_expected = False
             self._response_id = None
+        observer = self._observer()
+        if observer is not None:
+            observer.upstream_event(event)
         self._inbox.put(event)
         if kind == "response.done" and self._recycle_due(now):
             await self._recycle("session age")

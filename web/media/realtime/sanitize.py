@@ -107,6 +107,16 @@ def _clean_response(raw: Any, mode: str) -> dict[str, Any]:
     return response
 
 
+def _size_without_images(event: Event) -> int:
+    """The event's JSON size, not counting `input_image` data: images have their own limits (web/media/images)."""
+    item = event.get("item")
+    content = item.get("content") if isinstance(item, dict) else None
+    if event.get("type") != "conversation.item.create" or not isinstance(item, dict) or not isinstance(content, list):
+        return len(json.dumps(event, ensure_ascii=False))
+    parts = [{**p, "image_url": ""} if isinstance(p, dict) and p.get("type") == "input_image" else p for p in content]
+    return len(json.dumps({**event, "item": {**item, "content": parts}}, ensure_ascii=False))
+
+
 def sanitize_client_event(event: Any, *, mode: str = "echo") -> Event:
     """Return the event to forward upstream, or raise `RejectedEvent` carrying the GA error for the client.
 
@@ -130,7 +140,7 @@ def sanitize_client_event(event: Any, *, mode: str = "echo") -> Event:
                           event_id=event_id)
         out["audio"] = event["audio"]
         return out
-    if len(json.dumps(event, ensure_ascii=False)) > MAX_CLIENT_EVENT_BYTES:
+    if _size_without_images(event) > MAX_CLIENT_EVENT_BYTES:
         raise _reject("The event is too large.", code="invalid_value", event_id=event_id)
     if kind == "session.update":
         out["session"] = _clean_session(event.get("session"), event_id)

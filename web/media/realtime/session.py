@@ -14,12 +14,18 @@ from typing import Any
 
 from loguru import logger
 
+from web.media.images import ImageGate, ImagePolicy, ImageRejected
+from web.media.images.conversation import image_item_event
+from web.media.images.gate import PreparedImage, has_image
+
 from .errors import UpstreamError
 from .events import BYTES_PER_MS, Event, decode_audio, encode_audio, error_event, new_id
 from .link import UpstreamLink
+from .observer import SessionObserver
 from .queues import ClientInbox, QueueClosed, UpstreamOutbox
 from .sanitize import RejectedEvent, sanitize_client_event
 from .session_config import SessionDefaults, SessionLimits, auto_response, deep_merge, effective_session
+from .session_policy import client_view, upstream_event
 from .stats import RealtimeStats
 from .upstream import UpstreamFactory
 
@@ -35,8 +41,10 @@ class RealtimeSession:
         user_id: int | None = None,
         log_context: dict[str, Any] | None = None,
         stats: RealtimeStats | None = None,
+        images: ImagePolicy | None = None,
     ) -> None:
         self.id = new_id("rts")
+        self.images = ImageGate(images)
         self.mode = mode
         self.user_id = user_id
         self.closed = asyncio.Event()
@@ -54,10 +62,12 @@ class RealtimeSession:
         self._started = False
         self._finishing = False
         self.audio_in_bytes = 0
+        self.observer: SessionObserver | None = None  # usage metering (web/usage) sets it
         self._link = UpstreamLink(
             upstream_factory, defaults=self._defaults, limits=self._limits, inbox=self._inbox, stats=self._stats,
             log=self._log, user_id=user_id, client_session=lambda: self._client_session,
             auto_response=self._auto_response, finishing=lambda: self._finishing, end=self._finish,
+            client_view=self._client_view, observer=lambda: self.observer,
         )
 
     def __repr__(self) -> str:
@@ -81,12 +91,24 @@ class RealtimeSession:
         if self._finishing:  # close() was called while connecting
             await self._link.close()
             raise UpstreamError("closed", "the session was closed while connecting")
-        self._inbox.put(created)
+        self._inbox.put(self._client_view(created))
         for name, coro in (("reader", self._link.read_loop()), ("writer", self._write_loop())):
             task = asyncio.create_task(coro, name=f"realtime-{name}-{self.id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         self._log.info("realtime session started ({}, {} ms)", self.mode, self._link.connect_ms)
+
+    def preset(self, session_config: dict[str, Any]) -> None:
+        """Before `start()`: the client's session config from the call's offer (multipart `session` part), applied
+        with the relay's own defaults, so it yields no `session.updated`. A refused config becomes an `error`."""
+        try:
+            clean = sanitize_client_event({"type": "session.update", "session": session_config}, mode=self.mode)
+        except RejectedEvent as rejected:
+            self._inbox.put(rejected.error)
+            return
+        update = dict(clean["session"])
+        update.pop("type", None)
+        self._client_session = deep_merge(self._client_session, update)
 
     async def send_client_event(self, event: dict[str, Any]) -> None:
         """Forward one client event after sanitising; a refused event becomes an `error` event on `events()`."""
@@ -99,6 +121,13 @@ class RealtimeSession:
         if self._finishing:
             return
         kind = clean["type"]
+        if kind == "conversation.item.create" and has_image(clean):
+            try:
+                clean = await self.images.prepare_item_event(clean)
+            except ImageRejected as exc:
+                self._inbox.put(error_event(exc.message, code=exc.code, param="item.content",
+                                            client_event_id=clean.get("event_id")))
+                return
         if kind == "input_audio_buffer.append":
             try:
                 pcm = decode_audio(clean["audio"])
@@ -116,10 +145,28 @@ class RealtimeSession:
         elif kind == "response.create":
             self._link.expect_response()
         self._flush_audio(force=True)  # audio appended before this event reaches the upstream before it
+        clean = upstream_event(clean, operator_instructions=self._defaults.instructions,
+                               voice_locked=self._defaults.voice_locked,
+                               client_instructions=self._client_session.get("instructions"))
         if not self._outbox.put_event(clean):
             self._stats.incr("client_events_rejected")
             self._inbox.put(error_event("Too many events waiting for the voice service; slow down.",
                                         code="rate_limited", client_event_id=clean.get("event_id")))
+
+    async def add_image(self, data: bytes, text: str | None = None, respond: bool = False) -> PreparedImage:
+        """A photo upload (JPEG/PNG bytes) as a user item, then a reply if asked; raises `ImageRejected`."""
+        prepared = await self.images.prepare_bytes(data)
+        if self._finishing:
+            raise ImageRejected("call_ended", "The call has ended; start a new call and send the photo again.")
+        self._flush_audio(force=True)
+        # already checked and re-encoded: straight to the outbox, past the gate (its rate limit counted it once)
+        queued = self._outbox.put_event(sanitize_client_event(image_item_event(prepared, text), mode=self.mode))
+        if respond and queued:
+            self._link.expect_response()
+            queued = self._outbox.put_event({"type": "response.create"})
+        if not queued:
+            raise ImageRejected("rate_limited", "Too many events waiting for the voice service; slow down.")
+        return prepared
 
     async def append_audio(self, pcm16_24k_mono: bytes) -> None:
         """Queue PCM16 24 kHz mono audio; sent as `input_audio_buffer.append` in 20–100 ms chunks. Never blocks."""
@@ -134,6 +181,10 @@ class RealtimeSession:
         """Server events in GA shape, `session.created` first; ends after the session closes (a final `error` event
         with code `upstream_<code>` precedes the end when the upstream failed). One consumer only."""
         return self._iterate()
+
+    def notify(self, event: Event) -> None:
+        """Send the client an event of the gateway's own (a notice); dropped once the session is closing."""
+        self._inbox.put(event)
 
     async def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
         await self.send_client_event({"type": "conversation.item.truncate", "item_id": item_id,
@@ -203,6 +254,9 @@ class RealtimeSession:
     def _effective_session(self) -> dict[str, Any]:
         return effective_session(self._defaults, self._client_session)
 
+    def _client_view(self, event: Event) -> Event:
+        return client_view(event, client_instructions=self._client_session.get("instructions"))
+
     def _auto_response(self) -> bool:
         return auto_response(self._effective_session())
 
@@ -245,4 +299,6 @@ class RealtimeSession:
         self._pending_pcm.clear()
         self._inbox.close()
         self._stats.incr("sessions_closed")
+        if self.observer is not None:
+            self.observer.session_closed(self)
         self.closed.set()

@@ -9,6 +9,7 @@ from typing import Any
 from web.settings import Settings
 
 from .events import PCM_FORMAT, Event, default_turn_detection, new_id
+from .session_policy import combined_instructions
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,12 @@ class SessionDefaults:
     voice: str = "alloy"
     transcription_model: str | None = "whisper-1"  # user-side transcript; sent separately, its failure is not fatal
     turn_detection: dict[str, Any] = field(default_factory=default_turn_detection)
+    voice_locked: bool = False  # the client may not change the voice
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionDefaults:
-        return cls(instructions=settings.realtime_instructions, voice=settings.realtime_voice or "alloy")
+        return cls(instructions=settings.realtime_instructions, voice=settings.realtime_voice or "alloy",
+                   voice_locked=settings.realtime_voice_locked)
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 def effective_session(defaults: SessionDefaults, client: dict[str, Any]) -> dict[str, Any]:
-    """The GA session object the relay wants upstream: its defaults, then whatever the client changed."""
+    """The GA session object the relay wants upstream: its defaults, then whatever the client changed, under the
+    operator's policy (their instructions lead, a locked voice stays)."""
     session: dict[str, Any] = {
         "type": "realtime",
         "audio": {
@@ -60,9 +64,13 @@ def effective_session(defaults: SessionDefaults, client: dict[str, Any]) -> dict
             "output": {"format": dict(PCM_FORMAT), "voice": defaults.voice},
         },
     }
-    if defaults.instructions:
-        session["instructions"] = defaults.instructions
-    return deep_merge(session, client)
+    merged = deep_merge(session, client)
+    instructions = combined_instructions(defaults.instructions, client.get("instructions"))
+    if instructions:
+        merged["instructions"] = instructions
+    if defaults.voice_locked:
+        merged["audio"]["output"]["voice"] = defaults.voice
+    return merged
 
 
 def initial_updates(defaults: SessionDefaults, client: dict[str, Any]) -> list[Event]:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
@@ -25,6 +25,12 @@ _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 # error codes the service sends (instead of a 401) right after accepting the upgrade
 _FIRST_EVENT_ERRORS = {"invalid_api_key": "key_rejected", "beta_api_shape_disabled": "protocol"}
+
+
+def _deployment(url: str) -> str:
+    """The deployment / model the URL asks for (`model=` on GA paths, `deployment=` on preview ones)."""
+    query = parse_qs(urlsplit(url).query)
+    return (query.get("model") or query.get("deployment") or [""])[0]
 
 
 class WebSocketUpstream:
@@ -60,7 +66,8 @@ class WebSocketUpstream:
             raise self._error("timeout", f"no session within {timeout:g} s") from None
         except InvalidStatus as exc:
             body = bytes(exc.response.body or b"").decode("utf-8", "replace")
-            raise error_for_status(exc.response.status_code, redact(body, self._config.secrets)) from None
+            raise error_for_status(exc.response.status_code, redact(body, self._config.secrets),
+                                   tried=_deployment(self._config.url)) from None
         except InvalidURI:
             raise self._error("misconfigured", "the upstream URL is not a valid WebSocket URL") from None
         except (OSError, WebSocketException) as exc:

@@ -113,9 +113,9 @@ class Call:
 
     async def _start_upstream(self, session_config: dict[str, Any] | None) -> None:
         async with asyncio.timeout(self._start_timeout):
-            await self.session.start()
             if session_config:
-                await self.session.send_client_event({"type": "session.update", "session": session_config})
+                self.session.preset(session_config)
+            await self.session.start()
 
     # --- media and events ------------------------------------------------------------------------------------------
     def _on_chunk(self, pcm: bytes, arrived: float, _rtp_ts: int) -> None:

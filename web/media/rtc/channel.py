@@ -60,6 +60,8 @@ class EventChannel:
             if len(self._pending) == self._pending.maxlen:
                 self.dropped += 1
             self._pending.append(text)
+        elif len(text) > MAX_MESSAGE_BYTES // 4 and len(text.encode()) > MAX_MESSAGE_BYTES:  # SCTP would refuse it
+            self.dropped += 1
         elif self._dc.readyState == "open" and self._dc.bufferedAmount < MAX_BUFFERED_BYTES:
             self._dc.send(text)
             self.sent += 1
@@ -78,11 +80,12 @@ class EventChannel:
             self._reject("binary messages are not supported; send JSON text", "invalid_event")
             return
         if len(data) > MAX_MESSAGE_BYTES:
-            self._reject(f"events larger than {MAX_MESSAGE_BYTES // 1024} KiB are not accepted", "event_too_large")
+            self._reject(f"events larger than {MAX_MESSAGE_BYTES // 1024} KiB are not accepted; shrink photos to "
+                         "640 px or send them with POST /v1/realtime/calls/{call_id}/images", "event_too_large")
             return
         try:
             event = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             self._reject("the message is not valid JSON", "invalid_json")
             return
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):

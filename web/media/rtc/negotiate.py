@@ -5,8 +5,11 @@ OperationError…; shared/reference/aiortc.md §8), so every step is time-boxed 
 `OfferError` (→ 400). The caller closes the peer connection on every error path.
 
 Before aiortc sees it, an offer must pass cheap structural checks: size, one audio section, at most one data section,
-nothing else, and at least one ICE candidate (aiortc does no trickle ICE, so an offer without candidates could only
-time out 20 s later). Our audio transceiver is created before `setRemoteDescription`, with Opus as the only codec: the
+nothing else. An offer without any ICE candidate (the OpenAI Agents SDK posts the SDP straight from createOffer())
+is accepted as OpenAI's service accepts it: the client's address is learnt from its connectivity checks to our
+candidates (peer-reflexive candidates; aioice keeps checking while no end-of-candidates was signalled, so a stray
+`a=end-of-candidates` is dropped from such an offer). An offer whose candidates are all unreachable is refused.
+Our audio transceiver is created before `setRemoteDescription`, with Opus as the only codec: the
 media path decodes and encodes Opus itself.
 """
 
@@ -48,11 +51,13 @@ def check_offer(sdp: str) -> str:
     if kinds.count("application") > 1 or len(kinds) != kinds.count("audio") + kinds.count("application"):
         raise OfferError("only one audio section and one data channel section are supported")
     if not any(ln.startswith("a=candidate:") for ln in lines):
-        raise OfferError("the offer has no ICE candidates; send it after ICE gathering is complete")
+        lines = [ln for ln in lines if ln != "a=end-of-candidates"]  # learn the address from the client's checks
     _check_sections(lines)
     for line in lines:
         if line.startswith("a=candidate:"):
             _check_candidate(line)
+    if not any(ln.startswith("a=fingerprint:") for ln in lines):
+        raise OfferError("the offer has no DTLS fingerprint (a=fingerprint)")
     return "\r\n".join(lines) + "\r\n"
 
 
@@ -103,8 +108,10 @@ def _describe(exc: BaseException) -> str:
 
 async def apply_offer(pc: RTCPeerConnection, sdp: str, track: MediaStreamTrack) -> RTCRtpTransceiver:
     """Create our Opus-only audio transceiver and apply the remote offer; returns the audio transceiver."""
-    sdp = strip_unreachable_candidates(check_offer(sdp))
-    if not any(ln.startswith("a=candidate:") for ln in sdp.split("\r\n")):
+    checked = check_offer(sdp)
+    sdp = strip_unreachable_candidates(checked)
+    had_candidates = "\r\na=candidate:" in checked
+    if had_candidates and not any(ln.startswith("a=candidate:") for ln in sdp.split("\r\n")):
         raise OfferError("none of the offer's ICE candidates is reachable from this server")
     try:
         transceiver = pc.addTransceiver(track, direction="sendrecv")

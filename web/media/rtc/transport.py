@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiortc import RTCConfiguration
-
 from web.media.audio.threads import single_thread_ffmpeg
 from web.media.calls.credential import Credential
 from web.media.calls.registry import CallRegistry, Slot
 from web.media.rtc.call import Call
-from web.media.rtc.ice import configure_host_addresses, parse_ice_servers
+from web.media.rtc.gather_limit import limit_gathering
+from web.media.rtc.ice import configure_host_addresses
+from web.media.rtc.turn import IceServers
 from web.settings import Settings
 
 
@@ -22,15 +22,16 @@ class RtcTransport:
     def __init__(self, settings: Settings, registry: CallRegistry) -> None:
         self.settings = settings
         self.registry = registry
-        self.ice_servers = parse_ice_servers(settings.rtc_ice_servers)  # a bad value fails at start-up, clearly
+        self.ice_servers = IceServers.from_settings(settings)  # a bad value fails at start-up, clearly
 
     def start(self) -> None:
         """The documented aiortc/aioice/FFmpeg patches (web/media/rtc/ice.py, web/media/audio/threads.py)."""
         configure_host_addresses(self.settings.rtc_host_addresses)
+        limit_gathering(self.settings.rtc_ice_gather_timeout_s)
         single_thread_ffmpeg()
 
-    def browser_ice_servers(self) -> list[dict[str, Any]]:
-        return [server.for_browser() for server in self.ice_servers]
+    def browser_ice_servers(self, user_id: int) -> list[dict[str, Any]]:
+        return self.ice_servers.for_browser(user_id)
 
     async def open_call(
         self,
@@ -46,13 +47,14 @@ class RtcTransport:
         registry = self.registry
         call_id = registry.new_call_id("rtc")
         try:
-            session = registry.new_session(slot.user_id, {"call_id": call_id, **(log_context or {})})
+            session = registry.new_session(call_id, slot.user_id, "webrtc", credential,
+                                           {"call_id": call_id, **(log_context or {})})
             call = Call(
                 call_id=call_id,
                 user_id=slot.user_id,
                 credential=credential,
                 session=session,
-                rtc_config=RTCConfiguration(iceServers=[s.for_aiortc() for s in self.ice_servers]),
+                rtc_config=self.ice_servers.rtc_configuration(slot.user_id),
                 on_closed=registry.release,
                 upstream_start_timeout_s=self.settings.realtime_connect_timeout_s + 5.0,
             )

@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from web.media.calls.credential import Credential
 from web.media.calls.upstream import RealtimeSessionLike
 from web.media.realtime import UpstreamError, error_event
+from web.media.ws.device_audio import DeviceAudio, FormatRefused
 from web.media.ws.protocol import CLOSE_REVOKED, MAX_FRAME_CHARS, close_code_for, reject_websocket
 
 Event = dict[str, Any]
@@ -84,6 +85,7 @@ class WsCall:
         self._send_lock = asyncio.Lock()
         self._handshake_lock = asyncio.Lock()
         self._scope_send: Send | None = None
+        self._device_audio = DeviceAudio()  # the client's own audio format (16 kHz, G.711), converted both ways
 
     # --- running ---------------------------------------------------------------------------------------------------
     async def serve(self, socket: WebSocket, subprotocol: str | None, send: Send) -> None:
@@ -110,7 +112,9 @@ class WsCall:
         failure = start.exception() if not start.cancelled() else asyncio.CancelledError()
         async with self._handshake_lock:  # a close requested meanwhile waits, then sees the socket accepted
             try:
-                await asyncio.wait_for(socket.accept(subprotocol=subprotocol), ACCEPT_TIMEOUT_S)
+                # X-Call-Id: the id a device needs for POST /v1/realtime/calls/{call_id}/images during this call
+                await asyncio.wait_for(socket.accept(subprotocol=subprotocol,
+                                                     headers=[(b"x-call-id", self.id.encode())]), ACCEPT_TIMEOUT_S)
             except (WebSocketDisconnect, OSError, RuntimeError, TimeoutError):
                 self.request_close("client_gone")
                 return
@@ -159,12 +163,18 @@ class WsCall:
                 continue
             if len(text) > MAX_FRAME_CHARS:
                 await self._refuse(f"The message is larger than {MAX_FRAME_CHARS // (1024 * 1024)} MiB; send audio "
-                                   "in smaller appends.", "message_too_large")
+                                   "in smaller appends, and large photos with POST /v1/realtime/calls/{call_id}/images "
+                                   "(the call id is this socket's X-Call-Id header).", "message_too_large")
                 continue
             try:
                 event = json.loads(text)
             except (ValueError, RecursionError):
                 await self._refuse("The message is not valid JSON.", "invalid_json")
+                continue
+            try:
+                event = self._device_audio.from_client(event)
+            except FormatRefused as refused:
+                await self._send(refused.error)
                 continue
             await session.send_client_event(event)  # the session refuses what it must with a GA error event
 
@@ -176,7 +186,7 @@ class WsCall:
         assert self.session is not None
         try:
             async for event in self.session.events():
-                await self._send(event)
+                await self._send(self._device_audio.to_client(event))
         except (WebSocketDisconnect, OSError, RuntimeError):
             self.request_close("client_gone")
             return

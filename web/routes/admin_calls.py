@@ -1,0 +1,116 @@
+"""The console's live calls (this process's, through the call registry's public methods), usage with its chart and
+CSV export, and the audit log."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from web.admin import audit
+from web.auth.guards import admin_required
+from web.i18n import N_, gettext
+from web.media.calls import notice
+from web.routes.admin_people import fmt_time
+from web.services import services
+from web.templating import render
+from web.usage.chart import usage_chart
+from web.usage.guard import bilingual
+from web.usage.reports import DAY_S, csv_export, daily, top_users
+from web.usage.wiring import end_live_call
+
+ENDED_BY_ADMIN = N_("An administrator ended this call.")
+MAX_CSV_DAYS = 400
+
+
+async def _live_rows(request: Request) -> list[dict[str, Any]]:
+    svc = services(request)
+    rows = []
+    for call in svc.calls.live_calls():
+        user = await svc.users.get(call.user_id)
+        meter = svc.usage.live.get(call.id)
+        device = ""
+        if call.credential is not None and call.credential.is_token:
+            token = await svc.tokens.get(call.credential.token_id)
+            device = token.name if token else call.credential.handle
+        stats: dict[str, Any] = {}
+        with contextlib.suppress(Exception):
+            stats = call.stats()
+        created = getattr(call, "created_at", None)
+        rows.append({
+            "id": call.id, "email": user.email if user else str(call.user_id),
+            "transport": call.transport, "device": device,
+            "duration_s": round(time.monotonic() - created) if isinstance(created, float) else None,
+            "latency": (stats.get("receive_latency_ms") or {}).get("median"),
+            "dropped": stats.get("uplink_dropped", stats.get("frames_refused")),
+            "tokens": meter.tokens.total if meter else 0, "cost": meter.cost_usd if meter else 0.0,
+            "warned": bool(svc.usage.guards.get(call.id) and svc.usage.guards[call.id].warned),
+        })
+    return rows
+
+
+@admin_required
+async def live_calls(request: Request) -> Response:
+    return render(request, "pages/admin_calls.html", {"calls": await _live_rows(request)})
+
+
+@admin_required
+async def end_call(request: Request) -> Response:
+    svc = services(request)
+    call_id = request.path_params["call_id"]
+    note = notice(bilingual(ENDED_BY_ADMIN), "admin_ended")
+    if await end_live_call(svc.calls, call_id, "admin_ended", note):
+        await audit.record(svc.db, svc.sessions.clock(), request.state.user, "call.end", call_id)
+    return RedirectResponse("/admin/calls", status_code=303)
+
+
+@admin_required
+async def usage(request: Request) -> Response:
+    svc = services(request)
+    now = svc.sessions.clock()
+    user_id = None
+    with contextlib.suppress(ValueError):
+        user_id = int(request.query_params.get("user", "")) if request.query_params.get("user") else None
+    days = await daily(svc.db, now, 30, user_id)
+    chart = usage_chart(days, minutes_label=gettext("Minutes per day"), cost_label=gettext("Estimated cost (USD)"))
+    top = await top_users(svc.db, now - 30 * DAY_S)
+    for row in top:
+        limits = await svc.usage.quotas.limits_for(int(row["user_id"])) if row["user_id"] is not None else None
+        used = await svc.usage.quotas.used(int(row["user_id"])) if row["user_id"] is not None else None
+        row["limits"], row["used"] = limits, used
+    person = await svc.users.get(user_id) if user_id is not None else None
+    context = {"chart": chart, "days": days, "top": top, "person": person, "fmt_time": fmt_time,
+               "total_minutes": sum(d.minutes for d in days), "total_cost": sum(d.cost_usd for d in days)}
+    return render(request, "pages/admin_usage.html", context)
+
+
+@admin_required
+async def usage_csv(request: Request) -> Response:
+    svc = services(request)
+    days = 30
+    with contextlib.suppress(ValueError):
+        days = max(1, min(MAX_CSV_DAYS, int(request.query_params.get("days", "30"))))
+    body = await csv_export(svc.db, svc.sessions.clock() - days * DAY_S)
+    await audit.record(svc.db, svc.sessions.clock(), request.state.user, "usage.export", f"{days} days")
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="conversations.csv"',
+                             "Cache-Control": "no-store"})
+
+
+@admin_required
+async def audit_log(request: Request) -> Response:
+    svc = services(request)
+    return render(request, "pages/admin_audit.html", {"entries": await audit.recent(svc.db), "fmt_time": fmt_time})
+
+
+routes: list[BaseRoute] = [
+    Route("/admin/calls", live_calls, methods=["GET"], name="admin_calls"),
+    Route("/admin/calls/{call_id}/end", end_call, methods=["POST"], name="admin_end_call"),
+    Route("/admin/usage", usage, methods=["GET"], name="admin_usage"),
+    Route("/admin/usage.csv", usage_csv, methods=["GET"], name="admin_usage_csv"),
+    Route("/admin/audit", audit_log, methods=["GET"], name="admin_audit"),
+]
