@@ -68,7 +68,7 @@ def browser_runs(count: int) -> dict[str, Any]:
 async def aiortc_connect_times(count: int) -> dict[str, Any]:
     times = []
     for _ in range(count):
-        call = Call(call_id="bench", user_id=0, session_id=None, session=RecordingSession(),
+        call = Call(call_id="bench", user_id=0, credential=None, session=RecordingSession(),
                     rtc_config=RTCConfiguration(iceServers=[]), on_closed=lambda _c: None)
         client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         client.addTrack(PacedFrames(script([(0.5, 0.0)])))

@@ -44,7 +44,7 @@ async def _client(offer_to_answer: Any) -> RTCPeerConnection:
 async def run_ours(scenario: str, seconds: float) -> list[tuple[float, float]]:
     """[(arrival time, latency ms)] for every frame that arrived."""
     session = RecordingSession()
-    call = Call(call_id="bench", user_id=0, session_id=None, session=session,
+    call = Call(call_id="bench", user_id=0, credential=None, session=session,
                 rtc_config=RTCConfiguration(iceServers=[]), on_closed=lambda _c: None)
     tap = ArrivalTap(drop=_scenario_drop(scenario))
 

@@ -23,8 +23,10 @@ from starlette.routing import Route
 from bench.common import ArrivalTap
 from bench.sessions import ToneSession
 from bench.stock import StockRelay
+from web.media.calls import CallRegistry
+from web.media.rtc.call import Call
 from web.media.rtc.ice import configure_host_addresses
-from web.media.rtc.registry import CallRegistry
+from web.media.rtc.transport import RtcTransport
 from web.settings import Settings
 
 LATE_UPLINK_MS = 40.0
@@ -50,12 +52,13 @@ def create_bench_app() -> Starlette:
     settings = Settings(app_env="test", secret_key="b" * 40, max_calls_per_user=10_000,
                         max_calls_per_process=10_000, rtc_host_addresses=("127.0.0.1",))
     registry = CallRegistry(settings, session_factory=ToneSession)
+    rtc = RtcTransport(settings, registry)
     stock = StockCounters()
 
     async def offer(request: Request) -> Response:
         sdp = (await request.body()).decode()
         if impl == "ours":
-            _call, answer = await registry.open_call(registry.admit(0), session_id=None, offer_sdp=sdp)
+            _call, answer = await rtc.open_call(registry.admit(0), credential=None, offer_sdp=sdp)
             return PlainTextResponse(answer, status_code=201)
         tap = ArrivalTap()
         relay = StockRelay(ToneSession(), on_chunk=lambda pts: stock.chunk_done(tap, pts))
@@ -69,7 +72,7 @@ def create_bench_app() -> Starlette:
                                "max_loop_lag_ms": round(lag["max_ms"], 1),
                                "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
         if impl == "ours":
-            calls = list(registry._calls.values())
+            calls = [c for c in registry.live_calls() if isinstance(c, Call)]
             out.update(calls=len(calls), frames=sum(c.playout.frames for c in calls),
                        late_frames=sum(c.playout.late_frames for c in calls),
                        uplink_chunks=sum(c.uplink_chunks for c in calls),
@@ -105,7 +108,8 @@ def create_bench_app() -> Starlette:
         import asyncio
 
         if impl == "ours":
-            await registry.start()
+            registry.start()
+            rtc.start()
         else:
             configure_host_addresses(settings.rtc_host_addresses)
         task = asyncio.create_task(watch_lag())

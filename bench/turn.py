@@ -63,7 +63,7 @@ def _pair(ends: list[float], starts: list[float]) -> list[float]:
 
 async def run_ours(fake: FakeRealtimeServer, seconds: float) -> dict[str, Any]:
     session = create_realtime_session(_settings(fake), user_id=0, log_context={"bench": "turn"})
-    call = Call(call_id="bench", user_id=0, session_id=None, session=session,
+    call = Call(call_id="bench", user_id=0, credential=None, session=session,
                 rtc_config=RTCConfiguration(iceServers=[]), on_closed=lambda _c: None)
     tap = ArrivalTap()
     starts: list[float] = []

@@ -13,8 +13,8 @@ from tests.media_fixtures.helpers import SignedIn, open_fds, sign_in
 from tests.media_fixtures.rtc_client import RtcClient
 from tests.media_fixtures.wiring import wire_calls
 from tests.support.auth import csrf_token, login, page_token
+from web.media.calls import CallRegistry
 from web.media.rtc import call as call_module
-from web.media.rtc.registry import CallRegistry
 
 pytest_plugins = ("tests.media_fixtures.fixtures",)  # the `registry` and `signed_in` fixtures
 

@@ -11,8 +11,8 @@ from starlette.applications import Starlette
 
 from tests.media_fixtures.helpers import SignedIn, open_fds, os_threads, sign_in
 from tests.media_fixtures.rtc_client import RtcClient
+from web.media.calls import CallRegistry
 from web.media.rtc import call as call_module
-from web.media.rtc.registry import CallRegistry
 
 pytest_plugins = ("tests.media_fixtures.fixtures",)  # the `registry` and `signed_in` fixtures
 

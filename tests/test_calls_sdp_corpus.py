@@ -15,7 +15,7 @@ import pytest
 
 from tests.media_fixtures.helpers import SignedIn, open_fds
 from tests.media_fixtures.rtc_client import RtcClient
-from web.media.rtc.registry import CallRegistry
+from web.media.calls import CallRegistry
 
 pytest_plugins = ("tests.media_fixtures.fixtures",)  # the `registry` and `signed_in` fixtures
 

@@ -7,7 +7,7 @@ import time
 
 from tests.media_fixtures.helpers import SignedIn
 from tests.media_fixtures.rtc_client import RtcClient, tone_bursts
-from web.media.rtc.registry import CallRegistry
+from web.media.calls import CallRegistry
 
 pytest_plugins = ("tests.media_fixtures.fixtures",)
 

@@ -13,8 +13,8 @@ from tests.fake_realtime import FakeOptions, FakeRealtimeServer
 from tests.media_fixtures.helpers import SignedIn, sign_in
 from tests.media_fixtures.rtc_client import RtcClient, tone_bursts
 from tests.media_fixtures.wiring import wire_calls
+from web.media.calls import CallRegistry
 from web.media.realtime import SessionLimits, create_realtime_session
-from web.media.rtc.registry import CallRegistry
 
 SPEECH = tone_bursts([(0.3, 0.0), (1.0, 0.3), (2.0, 0.0)])
 Setup = Callable[..., Awaitable[tuple[SignedIn, CallRegistry, FakeRealtimeServer]]]

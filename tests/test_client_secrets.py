@@ -61,7 +61,7 @@ async def test_device_token_mints_a_key_that_starts_a_call(app_factory: Any, log
             call = registry.get(started.headers["location"].rsplit("/", 1)[1])
             assert call is not None and call.user_id == 1
             # … bound to the parent: the call is the device token's call, with the minted session applied
-            assert call.session_id.startswith("token:")
+            assert call.credential is not None and call.credential.is_token
             assert call.session._client_session.get("instructions") == "Be brief."  # type: ignore[attr-defined]
             # and it is good for nothing else
             assert (await device.get("/api/me", headers=bearer(key))).status_code == 401

@@ -178,8 +178,7 @@ async def test_report_creation_is_rate_limited(client: httpx.AsyncClient) -> Non
 
 async def test_support_finds_the_report_with_its_logs_and_upstream_errors(
         app: Starlette, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    from web.media.realtime.stats import record_upstream_error
-
+    record_upstream_error = app.state.services.realtime_stats.record_upstream_error
     await login(client)
     report_id = (await new_report(client))["id"]
     await post_check(client, "session", {"clock_skew_ms": 5}, report_id)

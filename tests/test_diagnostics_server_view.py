@@ -12,7 +12,7 @@ from tests.media_fixtures.fixtures import SignedIn, registry, signed_in  # noqa:
 from tests.media_fixtures.rtc_client import RtcClient, tone_bursts
 from tests.support.auth import login, page_token
 from web.diagnostics.server_view import call_view, selected_pair
-from web.media.rtc.registry import CallRegistry
+from web.media.calls import CallRegistry
 
 SOUND = tone_bursts([(2.0, 0.2)])
 

@@ -13,14 +13,15 @@ from loguru import logger
 
 from tests.fake_realtime import FakeOptions, FakeRealtimeServer
 from web.media.realtime import (
+    RealtimeStats,
     UpstreamError,
     create_realtime_session,
     probe_upstream,
-    realtime_stats,
-    recent_upstream_errors,
 )
 from web.settings import Settings
 
+STATS = RealtimeStats()  # the counters these tests' sessions record into
+realtime_stats, recent_upstream_errors = STATS.snapshot, STATS.recent_upstream_errors
 KEY = "sk-secret-0123456789abcdefABCDEF0123456789"
 
 
@@ -48,7 +49,7 @@ def settings_for(fake: FakeRealtimeServer, mode: str = "azure", **overrides: Any
 
 
 async def start_error(settings: Settings) -> UpstreamError:
-    session = create_realtime_session(settings, user_id=7, log_context={"call": "t"})
+    session = create_realtime_session(settings, user_id=7, log_context={"call": "t"}, stats=STATS)
     with pytest.raises(UpstreamError) as caught:
         await session.start()
     assert session.closed.is_set()
@@ -133,7 +134,7 @@ async def test_connect_timeout_leaves_nothing_behind(log_lines: list[str]) -> No
 
 async def test_key_never_in_logs_errors_events_or_reprs(fake: FakeRealtimeServer, log_lines: list[str]) -> None:
     # a working session: connect, events, close
-    session = create_realtime_session(settings_for(fake), user_id=1, log_context={"call": "c1"})
+    session = create_realtime_session(settings_for(fake), user_id=1, log_context={"call": "c1"}, stats=STATS)
     await session.start()
     first = await anext(aiter(session.events()))
     await session.close()

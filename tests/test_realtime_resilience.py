@@ -19,19 +19,21 @@ from tests.fake_realtime import (
 )
 from web.media.realtime import (
     RealtimeSession,
+    RealtimeStats,
     SessionLimits,
     create_realtime_session,
-    realtime_stats,
 )
 from web.media.realtime.echo import EchoUpstream
 from web.settings import Settings
 
+STATS = RealtimeStats()  # the counters these tests' sessions record into
+realtime_stats = STATS.snapshot
 FAST = SessionLimits(stall_timeout_s=0.3, poll_s=0.05, close_timeout_s=0.5)
 
 
 async def relay(fake: FakeRealtimeServer, limits: SessionLimits = FAST, mode: str = "azure") -> RealtimeSession:
     session = create_realtime_session(Settings(**fake.settings_overrides(mode)), user_id=5, log_context={},
-                                      limits=limits)
+                                      limits=limits, stats=STATS)
     await session.start()
     return session
 
@@ -153,7 +155,8 @@ async def test_hard_cap_recycles_even_mid_response() -> None:
 async def test_audio_waits_in_a_bounded_queue_and_drops_oldest() -> None:
     async with FakeRealtimeServer() as fake:
         session = create_realtime_session(Settings(**fake.settings_overrides("azure")), user_id=None,
-                                          log_context={}, limits=SessionLimits(max_pending_audio_ms=1000))
+                                          log_context={}, limits=SessionLimits(max_pending_audio_ms=1000),
+                                          stats=STATS)
         before = realtime_stats().get("audio_in_dropped_bytes", 0)
         await feed(session, silence(2500))  # before start(): nothing can be sent yet
         assert session.stats()["audio_dropped_ms"] == 1500

@@ -11,7 +11,7 @@ from tests.media_fixtures.rtc_client import RtcClient
 from tests.test_logging_redaction import Setup, _flush
 from web.diagnostics.access import GUESS_LIMIT
 from web.logs.redact import MAX_STRING, redact_text
-from web.media.rtc.registry import CallRegistry
+from web.media.calls import CallRegistry
 
 pytest_plugins = ("tests.media_fixtures.fixtures", "tests.test_logging_redaction")
 

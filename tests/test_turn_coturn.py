@@ -19,7 +19,7 @@ from tests.media_fixtures.helpers import sign_in
 from tests.media_fixtures.rtc_client import RtcClient, tone_bursts
 from tests.support.coturn import Coturn, run_coturn
 from web.diagnostics.server_view import selected_pair
-from web.media.rtc.registry import CallRegistry
+from web.media.calls import CallRegistry
 from web.media.rtc.turn import rest_credentials
 
 pytestmark = pytest.mark.slow

@@ -35,7 +35,7 @@ async def test_unauthenticated_upgrade_is_401_before_anything_is_allocated(app_f
     async with serve(await app_factory()) as served:
         assert await refused(served.ws_url) == 401
         assert await refused(served.ws_url, additional_headers=served.bearer("sgv_not-a-token")) == 401
-        assert served.registry.stats()["reserved"] == 0 and served.registry.stats()["other_transports"] == 0
+        assert served.registry.stats()["reserved"] == 0 and served.registry.stats()["active"] == 0
         async with httpx.AsyncClient() as plain:  # no upgrade at all: told how to connect
             response = await plain.get(served.http_url + "/v1/realtime")
         assert response.status_code == 426 and response.json()["error"]["code"] == "upgrade_required"
@@ -114,7 +114,7 @@ async def test_token_lifecycle_over_both_transports(app_factory: AppFactory, log
                 assert (await next_event(ws))["type"] == "session.created"
                 assert (await rtc.call(device, "")).status_code == 201
                 await rtc.wait_connected()
-                assert served.registry.stats()["active"] == 1 and served.registry.stats()["other_transports"] == 1
+                assert served.registry.stats()["by_transport"] == {"webrtc": 1, "websocket": 1}
 
                 form = await csrf_token(http, "/account/tokens")
                 revoked_at = time.monotonic()

@@ -30,7 +30,7 @@ from tests.media_fixtures.wiring import wire_calls
 from tests.support import free_port
 from tests.support.auth import DEMO_EMAIL, login
 from tests.support.live_server import child_environment
-from web.media.rtc.registry import CallRegistry
+from web.media.calls import CallRegistry
 
 WS_MAX_SIZE = 16 * 1024 * 1024  # as web/cli.py serves the app
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.conftest import AppFactory
 from tests.fake_realtime import FakeOptions, FakeRealtimeServer, speech_like
 from tests.test_ws_helpers import Served, next_event, serve, wait_for
-from web.media.realtime import realtime_stats
 from web.media.ws.protocol import MAX_FRAME_CHARS
 
 
@@ -106,6 +105,7 @@ async def test_frames_beyond_the_servers_limit_close_with_1009_and_free_the_call
 
 
 async def test_audio_flows_after_bad_input_and_a_vanished_client_frees_everything(served: Served) -> None:
+    realtime_stats = served.app.state.services.realtime_stats.snapshot
     before = realtime_stats()
     ws = await opened(served)
     await ws.send("garbage")
@@ -169,7 +169,7 @@ async def test_100_calls_opened_and_closed_leave_no_trace(served: Served) -> Non
     await wait_for(lambda: served.registry.stats()["reserved"] == 0)
     await wait_for(lambda: len(asyncio.all_tasks()) <= tasks)
     assert len(os.listdir("/proc/self/fd")) <= fds + 2  # (a socket may still be in the kernel's close path)
-    assert served.registry.stats()["other_transports"] == 0
+    assert served.registry.stats()["by_transport"].get("websocket", 0) == 0
 
 
 async def test_barge_in_truncation_reaches_the_upstream(app_factory: AppFactory) -> None:

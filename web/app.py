@@ -21,8 +21,8 @@ from web.auth.oidc.service import build_sso
 from web.auth.sessions import cookie_name
 from web.i18n import LocaleMiddleware
 from web.logs import setup_logging
-from web.media.realtime import realtime_stats
-from web.media.rtc.registry import CallRegistry
+from web.media.calls import CallRegistry, Credential
+from web.media.realtime import resolve_upstream
 from web.middleware.request_context import RequestContextMiddleware
 from web.monitor.monitoring import Monitoring
 from web.routes import get_routes
@@ -73,14 +73,14 @@ async def _end_calls_of_revoked_credentials(svc: Services, calls: CallRegistry) 
     elsewhere (`python -m web users disable` from a shell, another worker) and expired sessions."""
     while True:
         await asyncio.sleep(CREDENTIAL_SWEEP_S)
-        handles = {c.session_id for c in calls.live_calls() if c.session_id}
+        bound = {c.credential for c in calls.live_calls() if c.credential is not None}
         try:
-            stale = [h for h in handles if not await credential_is_active(svc, h)]
+            stale = [c for c in bound if not await credential_is_active(svc, c)]
         except Exception:
             logger.exception("credential sweep failed")
             continue
         if stale:
-            await calls.close_for_sessions(stale)
+            await calls.close_for_credentials(stale)
 
 
 async def _purge_sessions_periodically(svc: Services) -> None:
@@ -99,11 +99,11 @@ def _register_gauges(monitoring: Monitoring, svc: Services) -> None:
     monitoring.register_gauge("token_auth_failures_total", "Bearer requests with an unknown, expired or revoked token.",
                               lambda: counters["token_auth_failures_total"], kind="counter")
     monitoring.register_gauge("realtime_sessions_active", "Conversations open to the realtime upstream.",
-                              lambda: realtime_stats().get("sessions_active", 0))
+                              lambda: svc.realtime_stats.snapshot().get("sessions_active", 0))
     monitoring.register_gauge("realtime_upstream_errors_total", "Upstream failures (handshake, stall, close).",
-                              lambda: realtime_stats().get("upstream_errors_total", 0), kind="counter")
+                              lambda: svc.realtime_stats.snapshot().get("upstream_errors_total", 0), kind="counter")
     monitoring.register_gauge("realtime_reconnects_total", "Transparent upstream reconnects.",
-                              lambda: realtime_stats().get("reconnects", 0), kind="counter")
+                              lambda: svc.realtime_stats.snapshot().get("reconnects", 0), kind="counter")
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> Starlette:
@@ -112,8 +112,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     log_pipeline = setup_logging(settings)
     svc = build_services(settings, clock)
     monitoring = Monitoring(settings, active_sessions=svc.sessions.count_active, log_pipeline=log_pipeline)
-    calls = CallRegistry(settings)
-    svc.sessions.add_revocation_listener(calls.close_for_sessions)
+    calls = svc.calls
+
+    async def end_revoked_calls(handles: list[str]) -> None:
+        await calls.close_for_credentials(Credential.from_handle(h) for h in handles)
+
+    svc.sessions.add_revocation_listener(end_revoked_calls)
     _register_gauges(monitoring, svc)
     monitoring.register_gauge("voice_calls_active", "Voice calls open (WebRTC and WebSocket).",
                               lambda: len(calls.live_calls()))
@@ -126,9 +130,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         await ensure_demo_user(svc)
         purge = asyncio.create_task(_purge_sessions_periodically(svc), name="session-purge")
         await monitoring.start()
-        await calls.start()
+        calls.start()
+        svc.rtc.start()
         await svc.usage.start()
         sweep = asyncio.create_task(_end_calls_of_revoked_credentials(svc, calls), name="credential-sweep")
+        for warning in resolve_upstream(settings).warnings:  # once per process, not per call
+            logger.warning("realtime upstream: {}", warning)
         logger.info("app started", version=APP_VERSION, env=settings.app_env, database=svc.db.kind,
                     schema_version=version, voice_mode=settings.voice_mode)
         try:

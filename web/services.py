@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import Counter
@@ -18,6 +19,11 @@ from web.auth.client_secrets import ClientSecretStore
 from web.auth.sessions import SessionStore
 from web.auth.tokens import TokenStore
 from web.db import Database
+from web.diagnostics.upstream_check import UpstreamCheck
+from web.i18n import DEFAULT_LOCALE, translate
+from web.media.calls import CallRegistry, Credential
+from web.media.realtime import RealtimeStats, create_realtime_session
+from web.media.rtc.transport import RtcTransport
 from web.settings import Settings
 from web.usage.recorder import UsageRecorder
 
@@ -31,6 +37,10 @@ class Services:
     sessions: SessionStore
     throttle: LoginThrottle
     tokens: TokenStore
+    calls: CallRegistry  # every live voice call of this process, of both transports
+    rtc: RtcTransport  # opens WebRTC calls for `calls`
+    realtime_stats: RealtimeStats  # the realtime relay's counters and recent upstream errors
+    upstream_check: UpstreamCheck  # the diagnostics' upstream probe, cached
     usage: UsageRecorder  # conversation usage, cost and quotas (web/usage)
     counters: Counter[str] = field(default_factory=Counter)  # monotonic event counts exported by /metrics
     login_admission: LoginAdmission = field(default_factory=LoginAdmission)  # sign-ins in flight per address/account
@@ -49,6 +59,10 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     sessions = SessionStore(db, settings, clock)
     tokens = TokenStore(db, clock)
     sessions.extra_handles = tokens.handles_for_user
+    # Revocation and shutdown end calls outside any request, so there is no request locale: the default (zh-CN).
+    realtime_stats = RealtimeStats()
+    calls = CallRegistry(settings, session_factory=functools.partial(create_realtime_session, stats=realtime_stats),
+                         texts=lambda message: translate(message, DEFAULT_LOCALE))
     users = UserRepository(db, passwords, clock)
     usage = UsageRecorder(db, settings, clock)
     usage.user_lookup = users.get
@@ -66,14 +80,18 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
             per_ip=settings.login_max_failures_per_ip,
             window_s=settings.login_throttle_window_s,
         ),
+        calls=calls,
+        rtc=RtcTransport(settings, calls),
+        realtime_stats=realtime_stats,
+        upstream_check=UpstreamCheck(settings, realtime_stats),
     )
 
 
-async def credential_is_active(svc: Services, handle: str) -> bool:
-    """Whether a session id or a `token:<id>` handle still grants access (used by long-lived calls)."""
-    if handle.startswith("token:"):
-        return await svc.tokens.is_active(int(handle.removeprefix("token:")))
-    return await svc.sessions.is_active(handle)
+async def credential_is_active(svc: Services, credential: Credential) -> bool:
+    """Whether a session or a device token still grants access (used by long-lived calls)."""
+    if credential.is_token:
+        return await svc.tokens.is_active(credential.token_id)
+    return await svc.sessions.is_active(credential.key)
 
 
 def services(conn: HTTPConnection) -> Services:

@@ -159,9 +159,6 @@ class Settings:
             return "openai"
         return "echo"
 
-    def with_overrides(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
-
 
 def _parse_bool(name: str, raw: str) -> bool:
     value = raw.strip().lower()

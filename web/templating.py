@@ -60,15 +60,6 @@ def build_templates() -> Jinja2Templates:
 templates = build_templates()
 
 
-def is_fragment_request(request: Request) -> bool:
-    """htmx asked for a fragment: not a boosted navigation and not a history restore."""
-    return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-Boosted") != "true"
-        and request.headers.get("HX-History-Restore-Request") != "true"
-    )
-
-
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
            headers: dict[str, str] | None = None) -> Response:
     response = templates.TemplateResponse(request, name, context or {}, status_code=status_code, headers=headers)

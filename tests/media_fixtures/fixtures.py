@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 
 from tests.media_fixtures.helpers import SignedIn, sign_in
 from tests.media_fixtures.wiring import wire_calls
-from web.media.rtc.registry import CallRegistry
+from web.media.calls import CallRegistry
 
 
 @pytest.fixture

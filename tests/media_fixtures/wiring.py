@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from web.media.rtc.registry import CallRegistry
-from web.media.rtc.upstream import SessionFactory
+from web.media.calls import CallRegistry
+from web.media.calls.upstream import SessionFactory
 
 
 async def wire_calls(app: Starlette, session_factory: SessionFactory | None = None) -> CallRegistry:

@@ -17,6 +17,8 @@ from web.auth.client_secrets import CALL_PATHS as CLIENT_SECRET_PATHS
 from web.auth.client_secrets import SECRET_PREFIX as CLIENT_SECRET_PREFIX
 from web.db import DatabaseError
 from web.i18n import N_
+from web.media.calls import Credential
+from web.media.ws.protocol import KEY_SUBPROTOCOL_PREFIX, reject_websocket
 from web.security.cookies import read_cookies, set_cookie_header
 from web.security.operator_access import OPERATOR_PATHS
 from web.security.responses import error_response
@@ -26,27 +28,26 @@ THROTTLED = N_("Too many failed attempts from your network. Try again in %(secon
 
 
 def _bearer(scope: Scope) -> str | None:
+    """`Authorization: Bearer <token>`; for a WebSocket without that header, the key a browser sends as the
+    subprotocol `openai-insecure-api-key.<key>` (browsers cannot set headers on a WebSocket)."""
+    has_header = False
     for key, value in scope.get("headers", []):
         if key == b"authorization":
+            has_header = True
             scheme, _sep, credential = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and credential.strip():
                 return credential.strip()
+    if scope["type"] == "websocket" and not has_header:
+        for offered in scope.get("subprotocols") or []:
+            name = str(offered).strip()
+            if name.startswith(KEY_SUBPROTOCOL_PREFIX) and name[len(KEY_SUBPROTOCOL_PREFIX):]:
+                return name[len(KEY_SUBPROTOCOL_PREFIX):]
     return None
 
 
 def _client_ip(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
-
-
-async def reject_websocket(scope: Scope, send: Send, status: int, code: str) -> None:
-    """Refuse a WebSocket upgrade with an HTTP status (when the server supports it), never accept-then-close."""
-    if "websocket.http.response" in scope.get("extensions", {}):
-        await send({"type": "websocket.http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "websocket.http.response.body", "body": f'{{"error": {{"code": "{code}"}}}}'.encode()})
-    else:
-        await send({"type": "websocket.close", "code": 1008})
 
 
 class SessionAuthMiddleware:
@@ -141,8 +142,8 @@ class SessionAuthMiddleware:
         record = self.svc.client_secrets.resolve(secret)
         path = str(scope.get("path", ""))
         user = None
-        if record is not None and path in CLIENT_SECRET_PATHS and await credential_is_active(self.svc,
-                                                                                              record.parent_handle):
+        if record is not None and path in CLIENT_SECRET_PATHS and await credential_is_active(
+                self.svc, Credential.from_handle(record.parent_handle)):
             user = await self.svc.users.get(record.user_id)
         if user is None or user.disabled or record is None:
             self.svc.throttle.record_failure("", ip)

@@ -7,10 +7,11 @@ import time
 from typing import Any
 
 from web.db import Database
-from web.diagnostics import probe_http, rules_server, upstream_check
+from web.diagnostics import probe_http, rules_server
 from web.diagnostics.model import SKIP, CheckResult
 from web.diagnostics.text import t
 from web.i18n import N_
+from web.media.realtime import describe_upstream
 from web.settings import Settings
 
 
@@ -27,9 +28,7 @@ async def database(settings: Settings) -> CheckResult:
 
 
 def upstream_config(settings: Settings) -> CheckResult:
-    described = upstream_check.describe(settings)
-    if described is None:
-        return CheckResult("upstream_config", SKIP, t(N_("not available on this server")))
+    described = describe_upstream(settings)
     return rules_server.upstream_config(described, settings.realtime_upstream == "echo")
 
 

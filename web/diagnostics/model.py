@@ -13,7 +13,6 @@ WARN = "warn"
 FAIL = "fail"
 SKIP = "skip"
 STATUSES = (PASS, WARN, FAIL, SKIP)
-SEVERITY = {PASS: 0, SKIP: 0, WARN: 1, FAIL: 2}
 ICONS = {PASS: "✅", WARN: "⚠️", FAIL: "❌", SKIP: "⏭️"}
 
 
@@ -51,10 +50,3 @@ class CheckResult:
             fixes=tuple(f for f in fixes if f is not None),
             data=dict(data) if isinstance(data, Mapping) else {},
         )
-
-
-def worst(results: list[CheckResult]) -> str:
-    """The overall verdict: fail beats warn beats pass; all skipped counts as skip."""
-    if not results or all(r.status == SKIP for r in results):
-        return SKIP
-    return max((r.status for r in results), key=lambda s: SEVERITY[s])

@@ -1,6 +1,6 @@
 """The server's side of a diagnostics call: its selected candidate pair, RTT and loss, read from the live call.
 
-The call registry (`app.state.calls`, web/media/rtc/registry.py) hands out `Call` objects with a public `pc`
+The call registry (`Services.calls`, web/media/calls/registry.py) hands out WebRTC `Call` objects with a public `pc`
 (aiortc RTCPeerConnection) and `user_id`. aiortc exposes no candidate-pair stats, so the pair comes from the ICE
 transport's aioice connection (`_connection._nominated`, private): read defensively, absent fields become None.
 """

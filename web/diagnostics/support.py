@@ -5,34 +5,23 @@ may find nothing: the page says so rather than implying a clean log."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
 
 from web.diagnostics.present import utc_text
 from web.diagnostics.store import StoredReport
-from web.diagnostics.upstream_check import upstream_errors
+from web.logs import recent_records as _recent_records
 
 WINDOW_MARGIN_S = 120.0
 MAX_RECORDS = 300
 _SERIOUS = {"WARNING", "ERROR", "CRITICAL"}
 
-RecentRecords = Callable[..., list[dict[str, Any]]]
-_recent_records: RecentRecords | None
-try:  # the log ring belongs to the logging package; without it the page shows no records
-    from web.logs import recent_records as _imported
-
-    _recent_records = _imported
-except ImportError:  # pragma: no cover - depends on the installation
-    _recent_records = None
 
 
 def log_records(report: StoredReport) -> list[dict[str, Any]]:
     """The owner's records in the window; for a run nobody was signed in to, the window's warnings and errors and
     the records that name the report (everyone's requests would drown them)."""
-    if _recent_records is None:
-        return []
     since, until = report.created_at - WINDOW_MARGIN_S, report.updated_at + WINDOW_MARGIN_S
     if report.user_id is not None:
         return _recent_records(since, until, user_id=str(report.user_id), limit=MAX_RECORDS)
@@ -44,12 +33,12 @@ async def support_context(request: Request, report: StoredReport) -> dict[str, A
     owner = await request.app.state.services.users.get(report.user_id) if report.user_id is not None else None
     since = report.created_at - WINDOW_MARGIN_S
     until = report.updated_at + WINDOW_MARGIN_S
-    errors = [{**e, "time_text": utc_text(float(e.get("time", 0)))}
-              for e in upstream_errors(since=since) if float(e.get("time", 0)) <= until]
+    seen = request.app.state.services.upstream_check.upstream_errors(since=since)
+    errors = [{**e, "time_text": utc_text(float(e.get("time", 0)))} for e in seen if float(e.get("time", 0)) <= until]
     return {
         "owner": owner,
         "window": f"{utc_text(since)} – {utc_text(until)}",
         "records": log_records(report),
-        "records_available": _recent_records is not None,
+        "records_available": True,
         "upstream_errors": errors,
     }

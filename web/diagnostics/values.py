@@ -37,14 +37,6 @@ class Values:
         value = self.raw.get(key)
         return value if isinstance(value, bool) else None
 
-    def nums(self, key: str) -> list[float]:
-        """A list of finite numbers (nulls and junk dropped)."""
-        value = self.raw.get(key)
-        if not isinstance(value, list):
-            return []
-        out = [Values({"v": v}).num("v") for v in value[:MAX_LIST]]
-        return [v for v in out if v is not None]
-
     def dicts(self, key: str) -> list[Values]:
         value = self.raw.get(key)
         if not isinstance(value, list):

@@ -10,7 +10,7 @@ from loguru import logger
 from starlette.requests import Request
 from starlette.routing import WebSocketRoute
 
-from web.diagnostics import causality, rules_quality, upstream_check
+from web.diagnostics import causality, rules_quality
 from web.diagnostics.access import COOKIE, owned_ids
 from web.diagnostics.catalog import BY_ID, PAGE_CHECKS
 from web.diagnostics.evaluate import Context, evaluate
@@ -21,8 +21,10 @@ from web.diagnostics.server_view import call_view
 from web.diagnostics.store import ReportStore, StoredReport
 from web.diagnostics.useragent import parse_user_agent
 from web.diagnostics.values import Values, clean_json
+from web.media.rtc.call import Call
 from web.security.cookies import read_cookies
 from web.security.json_input import JSONInputError, JSONTooDeep, loads_bounded
+from web.services import services
 
 CALLS_PATH = "/v1/realtime/calls"
 WEBSOCKET_PATH = "/v1/realtime"
@@ -34,8 +36,7 @@ def store(request: Request) -> ReportStore:
 
 
 def calls_available(request: Request) -> bool:
-    has_route = any(getattr(r, "path", None) == CALLS_PATH for r in request.app.routes)
-    return has_route and getattr(request.app.state, "calls", None) is not None
+    return any(getattr(r, "path", None) == CALLS_PATH for r in request.app.routes)
 
 
 def websocket_available(request: Request) -> bool:
@@ -61,7 +62,8 @@ def _recent_drop(request: Request) -> str:
     if user is None:
         return ""
     since = time.time() - DROP_WINDOW_S
-    drops = [e for e in upstream_check.upstream_errors(since=since, user_id=user.id) if e.get("code") in DROP_CODES]
+    seen = services(request).upstream_check.upstream_errors(since=since, user_id=user.id)
+    drops = [e for e in seen if e.get("code") in DROP_CODES]
     if not drops:
         return ""
     detail = str(drops[-1].get("operator_message") or "")
@@ -109,11 +111,10 @@ async def read_payload(request: Request) -> tuple[str, dict[str, Any]]:
 
 
 async def _server_view(request: Request, values: Values) -> CheckResult:
-    registry = getattr(request.app.state, "calls", None)
-    if registry is None or not calls_available(request):
+    if not calls_available(request):
         return rules_quality.server_view(None, available=False)
-    call = registry.get(values.text("call_id", limit=80))
-    if call is None or call.user_id != request.state.user.id:
+    call = services(request).calls.get(values.text("call_id", limit=80))
+    if not isinstance(call, Call) or call.user_id != request.state.user.id:  # a WebSocket call has no media path
         return rules_quality.server_view(None)
     view = await call_view(call, include_addresses=values.flag("include_ips") is True)
     result = rules_quality.server_view(view)
@@ -129,7 +130,7 @@ async def run_check(request: Request, check_id: str, values: Values) -> CheckRes
     if spec.needs_calls and not calls_available(request):
         return CheckResult(check_id, SKIP, NOT_AVAILABLE)
     if check_id == "upstream":
-        return await upstream_check.run(request.app.state.settings)
+        return await services(request).upstream_check.run()
     if check_id == "server_view":
         return await _server_view(request, values)
     result = evaluate(check_id, values, context(request))

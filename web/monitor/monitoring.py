@@ -87,9 +87,6 @@ class Monitoring:
             raise ValueError(f"metric {name!r} is already a request-path metric")
         self.sources.add(CallbackSource(name=name, help=help, fn=fn, labelnames=labels, kind=kind))
 
-    def set_active_sessions_source(self, fn: ActiveSessionsFn | None) -> None:
-        self.collector.active_sessions = fn
-
     def attach_log_pipeline(self, pipeline: LogStatsSource) -> None:
         for name in ("log_records_dropped_total", "log_queue_depth", "log_queue_capacity"):
             self.sources.remove(name)

@@ -14,8 +14,7 @@ from starlette.routing import BaseRoute, Route
 from web.admin import audit
 from web.auth.guards import admin_required
 from web.i18n import N_, gettext
-from web.media.rtc.call import notice
-from web.media.rtc.registry import CallRegistry
+from web.media.calls import notice
 from web.routes.admin_people import fmt_time
 from web.services import services
 from web.templating import render
@@ -28,28 +27,23 @@ ENDED_BY_ADMIN = N_("An administrator ended this call.")
 MAX_CSV_DAYS = 400
 
 
-def _registry(request: Request) -> CallRegistry:
-    registry: CallRegistry = request.app.state.calls
-    return registry
-
-
 async def _live_rows(request: Request) -> list[dict[str, Any]]:
     svc = services(request)
     rows = []
-    for call in _registry(request).live_calls():
+    for call in svc.calls.live_calls():
         user = await svc.users.get(call.user_id)
         meter = svc.usage.live.get(call.id)
         device = ""
-        if call.session_id and call.session_id.startswith("token:"):
-            token = await svc.tokens.get(int(call.session_id.removeprefix("token:")))
-            device = token.name if token else call.session_id
+        if call.credential is not None and call.credential.is_token:
+            token = await svc.tokens.get(call.credential.token_id)
+            device = token.name if token else call.credential.handle
         stats: dict[str, Any] = {}
         with contextlib.suppress(Exception):
-            stats = call.stats()  # type: ignore[attr-defined]
+            stats = call.stats()
         created = getattr(call, "created_at", None)
         rows.append({
             "id": call.id, "email": user.email if user else str(call.user_id),
-            "transport": "webrtc" if call.id.startswith("rtc_") else "websocket", "device": device,
+            "transport": call.transport, "device": device,
             "duration_s": round(time.monotonic() - created) if isinstance(created, float) else None,
             "latency": (stats.get("receive_latency_ms") or {}).get("median"),
             "dropped": stats.get("uplink_dropped", stats.get("frames_refused")),
@@ -69,7 +63,7 @@ async def end_call(request: Request) -> Response:
     svc = services(request)
     call_id = request.path_params["call_id"]
     note = notice(bilingual(ENDED_BY_ADMIN), "admin_ended")
-    if await end_live_call(_registry(request), call_id, "admin_ended", note):
+    if await end_live_call(svc.calls, call_id, "admin_ended", note):
         await audit.record(svc.db, svc.sessions.clock(), request.state.user, "call.end", call_id)
     return RedirectResponse("/admin/calls", status_code=303)
 

@@ -8,27 +8,20 @@ Readiness reports each dependency; only real faults make it 503 (see `_ready`). 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from web.i18n import N_
+from web.media.realtime import describe_upstream
 from web.monitor.exposition import CONTENT_TYPE
 from web.security.operator_access import is_operator
 from web.security.responses import error_response
-
-describe_upstream: Callable[[Any], Any] | None
-try:  # optional: the voice package may be absent. Imported here, at start-up, not on the loop in a request.
-    from web.media.realtime import describe_upstream
-except ImportError:  # pragma: no cover - depends on the installation
-    describe_upstream = None
 
 DB_TIMEOUT_S = 2.0
 READY_MAX_LOOP_LAG_S = 1.0
@@ -43,9 +36,7 @@ async def health(request: Request) -> Response:
 
 
 async def _database(request: Request) -> Check:
-    db = getattr(request.app.state, "db", None)
-    if db is None:
-        return {"ok": False, "error": "not configured"}
+    db = request.app.state.db
     started = time.perf_counter()
     try:
         await asyncio.wait_for(db.ping(), DB_TIMEOUT_S)
@@ -63,9 +54,7 @@ async def _database(request: Request) -> Check:
 
 
 def _event_loop(request: Request) -> Check:
-    monitoring = getattr(request.app.state, "monitoring", None)
-    if monitoring is None:
-        return {"ok": False, "error": "monitoring not started"}
+    monitoring = request.app.state.monitoring
     snap = monitoring.snapshot()
     age = snap.age_s()
     stale_after = max(5.0, 5 * snap.interval_s)
@@ -83,9 +72,7 @@ def _event_loop(request: Request) -> Check:
 
 
 def _log_queue(request: Request) -> Check:
-    pipeline = getattr(request.app.state, "log_pipeline", None)
-    if pipeline is None:
-        return {"ok": False, "error": "logging not set up"}
+    pipeline = request.app.state.log_pipeline
     stats = pipeline.stats()
     # A full queue only means records are being dropped (and counted); requests are unaffected, so it degrades
     # rather than fails readiness. A dead writer thread is a real fault.
@@ -104,18 +91,13 @@ def _log_queue(request: Request) -> Check:
 async def _realtime(request: Request) -> Check:
     settings = request.app.state.settings
     check: Check = {"ok": True, "mode": settings.voice_mode}
-    if describe_upstream is None:
-        return check
     try:
         described = describe_upstream(settings)
-        if inspect.isawaitable(described):
-            described = await asyncio.wait_for(described, DB_TIMEOUT_S)
     except Exception as exc:
         return {**check, "ok": False, "error": type(exc).__name__}
-    if isinstance(described, dict):
-        check["upstream"] = described
-        # The selected upstream lacks its configuration: voice cannot work on this instance.
-        check["ok"] = bool(described.get("configured", True))
+    check["upstream"] = described
+    # The selected upstream lacks its configuration: voice cannot work on this instance.
+    check["ok"] = bool(described.get("configured", True))
     return check
 
 
@@ -142,9 +124,7 @@ async def metrics(request: Request) -> Response:
         status = 401 if request.app.state.settings.metrics_token else 403
         headers = {**NO_STORE, **({"WWW-Authenticate": 'Bearer realm="metrics"'} if status == 401 else {})}
         return error_response(request.scope, status, "metrics_forbidden", METRICS_REFUSED, headers=headers)
-    monitoring = getattr(request.app.state, "monitoring", None)
-    if monitoring is None:
-        return PlainTextResponse("monitoring not started\n", status_code=503, headers=NO_STORE)
+    monitoring = request.app.state.monitoring
     return Response(monitoring.render_prometheus(), media_type=CONTENT_TYPE, headers=NO_STORE)
 
 

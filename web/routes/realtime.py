@@ -23,9 +23,10 @@ from starlette.routing import BaseRoute, Route
 
 from web.auth.guards import api_login_required
 from web.i18n import N_, gettext
+from web.media.calls import AdmissionError
+from web.media.calls.upstream import describe_upstream_error
 from web.media.rtc.negotiate import MAX_SDP_BYTES, OfferError
-from web.media.rtc.registry import AdmissionError, CallRegistry
-from web.media.rtc.upstream import describe_upstream_error
+from web.routes.call_auth import credential_of
 from web.security.json_input import JSONInputError, loads_bounded
 from web.services import services
 from web.usage.admission import quota_refusal, refusal_response
@@ -40,11 +41,6 @@ MAX_SESSION_BYTES = 64 * 1024
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     body = {"code": code, "message": gettext(message), "message_en": message, **extra}
     return JSONResponse({"error": body}, status_code=status, headers={"Cache-Control": "no-store"})
-
-
-def _registry(request: Request) -> CallRegistry:
-    registry: CallRegistry = request.app.state.calls
-    return registry
 
 
 class BodyError(Exception):
@@ -95,23 +91,23 @@ async def create_call(request: Request) -> Response:
     except BodyError as exc:
         status = 415 if str(exc) == "unsupported content type" else 400
         return _error(status, "invalid_request", BAD_BODY, detail=str(exc))
-    over_quota = await quota_refusal(services(request), user)
+    svc = services(request)
+    over_quota = await quota_refusal(svc, user)
     if over_quota is not None:
         logger.info("call refused", user_id=user.id, code="quota_exceeded")
         return refusal_response(over_quota)
     secret = getattr(request.state, "client_secret", None)
     if session_config is None and secret is not None and secret.session:
         session_config = secret.session  # the session the app's backend minted the ek_ key with
-    registry = _registry(request)
     try:
-        slot = registry.admit(user.id)
+        slot = svc.calls.admit(user.id)
     except AdmissionError as exc:
         logger.info("call refused", user_id=user.id, code=exc.code)
         return _error(exc.status, exc.code, exc.message, **({"retry_after": 5} if exc.status == 503 else {}))
     try:
-        call, answer = await registry.open_call(
+        call, answer = await svc.rtc.open_call(
             slot,
-            session_id=request.state.session_id,
+            credential=credential_of(request.state),
             offer_sdp=offer,
             session_config=session_config,
             log_context={"user_id": user.id, "request_id": getattr(request.state, "request_id", None)},
@@ -140,17 +136,17 @@ async def create_call(request: Request) -> Response:
 
 @api_login_required
 async def hang_up(request: Request) -> Response:
-    if await _registry(request).hang_up(request.path_params["call_id"], request.state.user.id):
+    if await services(request).calls.hang_up(request.path_params["call_id"], request.state.user.id):
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
     return _error(404, "call_not_found", NO_CALL)
 
 
 @api_login_required
 async def rtc_config(request: Request) -> Response:
-    registry = _registry(request)
-    ice_servers = registry.browser_ice_servers(request.state.user.id)  # TURN credentials minted for this user
+    svc = services(request)
+    ice_servers = svc.rtc.browser_ice_servers(request.state.user.id)  # TURN credentials minted for this user
     return JSONResponse(
-        {"iceServers": ice_servers, "mode": request.app.state.settings.voice_mode},
+        {"iceServers": ice_servers, "mode": svc.settings.voice_mode},
         headers={"Cache-Control": "no-store"},
     )
 

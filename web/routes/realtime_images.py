@@ -21,7 +21,7 @@ from web.auth.guards import api_login_required
 from web.i18n import N_, gettext
 from web.media.images import ImageRejected
 from web.media.images.conversation import MAX_TEXT_CHARS
-from web.media.rtc.registry import CallRegistry
+from web.services import services
 
 NO_CALL = N_("This call does not exist or has already ended.")
 BAD_IMAGE_BODY = N_("Send the photo as image/jpeg or image/png, or as multipart/form-data with an image part.")
@@ -79,10 +79,7 @@ async def _read_photo(request: Request, limit: int) -> tuple[bytes, str | None, 
 
 
 def _owned_session(request: Request, call_id: str) -> Any:
-    registry: CallRegistry | None = getattr(request.app.state, "calls", None)
-    if registry is None:
-        return None
-    call = next((c for c in registry.live_calls() if c.id == call_id), None)
+    call = services(request).calls.get(call_id)
     if call is None or call.user_id != request.state.user.id:
         return None
     session = getattr(call, "session", None)

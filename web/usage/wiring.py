@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from web.media.rtc.registry import CallRegistry
+from web.media.calls import CallRegistry
 from web.monitor.monitoring import Monitoring
 from web.usage.recorder import UsageRecorder
 from web.usage.tokens import KINDS

@@ -11,12 +11,13 @@ from .events import BYTES_PER_MS, SAMPLE_RATE, decode_audio_delta, error_event
 from .factory import create_realtime_session, probe_upstream
 from .session import RealtimeSession
 from .session_config import SessionDefaults, SessionLimits
-from .stats import realtime_stats, recent_upstream_errors
+from .stats import RealtimeStats
 
 __all__ = [
     "BYTES_PER_MS",
     "SAMPLE_RATE",
     "RealtimeSession",
+    "RealtimeStats",
     "SessionDefaults",
     "SessionLimits",
     "UpstreamConfig",
@@ -26,7 +27,5 @@ __all__ = [
     "describe_upstream",
     "error_event",
     "probe_upstream",
-    "realtime_stats",
-    "recent_upstream_errors",
     "resolve_upstream",
 ]

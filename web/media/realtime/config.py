@@ -11,13 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from loguru import logger
-
 from web.settings import Settings
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # large audio deltas; websockets' 1 MiB default closes the socket with 1009
 _RETIRED_API_VERSIONS = {"2024-10-01-preview"}
-_warned: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -126,10 +123,6 @@ def resolve_upstream(settings: Settings) -> UpstreamConfig:
         config = _openai(settings)
     else:
         config = UpstreamConfig("echo", "", "ga", connect_timeout_s=settings.realtime_connect_timeout_s)
-    for warning in config.warnings:
-        if warning not in _warned:
-            _warned.add(warning)
-            logger.warning("realtime upstream: {}", warning)
     return config
 
 

@@ -111,11 +111,6 @@ class UpstreamError(Exception):
     def __repr__(self) -> str:
         return f"UpstreamError(code={self.code!r}, status={self.status!r})"
 
-    @property
-    def fatal_for_config(self) -> bool:
-        """True when retrying cannot help until an operator changes the configuration."""
-        return self.code in {"key_rejected", "bad_deployment", "deployment_not_found", "not_found", "misconfigured"}
-
 
 # the service's own error code (JSON body `{"error": {"code": …}}`) says more than the status
 _BODY_CODES: Final[dict[str, str]] = {"DeploymentNotFound": "deployment_not_found"}

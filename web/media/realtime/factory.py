@@ -14,6 +14,7 @@ from .echo import EchoUpstream
 from .errors import UpstreamError
 from .session import RealtimeSession
 from .session_config import SessionDefaults, SessionLimits
+from .stats import RealtimeStats
 from .upstream import Upstream, UpstreamFactory
 from .ws_upstream import WebSocketUpstream
 
@@ -38,6 +39,7 @@ def create_realtime_session(
     log_context: dict[str, Any],
     limits: SessionLimits | None = None,
     defaults: SessionDefaults | None = None,
+    stats: RealtimeStats | None = None,
 ) -> RealtimeSession:
     """A new, not yet started session for `settings.voice_mode`. Raises `UpstreamError("misconfigured")` when the
     chosen upstream lacks its settings; call `await session.start()` next (it raises `UpstreamError` on failure)."""
@@ -52,6 +54,7 @@ def create_realtime_session(
         limits=limits,
         user_id=user_id,
         log_context=log_context,
+        stats=stats,
         images=ImagePolicy.from_settings(settings, supported=config.protocol != "beta"),
     )
 

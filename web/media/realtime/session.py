@@ -2,13 +2,13 @@
 
 Two tasks per session: the writer (client audio/events → upstream, in order) and the reader (upstream events →
 client, plus every recovery decision: one transparent reconnect on a stall or an unexpected close, and recycling the
-socket before the service's session cap). Queues are bounded and drop instead of blocking; no lock is ever held.
+socket before the service's session cap). The session owns the client side; its `UpstreamLink` (link.py) owns the
+socket and the reader. Queues are bounded and drop instead of blocking; no lock is ever held.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,19 +18,19 @@ from web.media.images import ImageGate, ImagePolicy, ImageRejected
 from web.media.images.conversation import image_item_event
 from web.media.images.gate import PreparedImage, has_image
 
-from . import stats
 from .errors import UpstreamError
 from .events import BYTES_PER_MS, Event, decode_audio, encode_audio, error_event, new_id
+from .link import UpstreamLink
 from .observer import SessionObserver
 from .queues import ClientInbox, QueueClosed, UpstreamOutbox
 from .sanitize import RejectedEvent, sanitize_client_event
 from .session_config import SessionDefaults, SessionLimits, auto_response, deep_merge, effective_session
 from .session_policy import client_view, upstream_event
-from .session_runtime import SessionRuntime
+from .stats import RealtimeStats
 from .upstream import UpstreamFactory
 
 
-class RealtimeSession(SessionRuntime):
+class RealtimeSession:
     def __init__(
         self,
         upstream_factory: UpstreamFactory,
@@ -40,6 +40,7 @@ class RealtimeSession(SessionRuntime):
         limits: SessionLimits | None = None,
         user_id: int | None = None,
         log_context: dict[str, Any] | None = None,
+        stats: RealtimeStats | None = None,
         images: ImagePolicy | None = None,
     ) -> None:
         self.id = new_id("rts")
@@ -49,9 +50,9 @@ class RealtimeSession(SessionRuntime):
         self.closed = asyncio.Event()
         self.close_reason: str | None = None
         self.error: UpstreamError | None = None
-        self._factory = upstream_factory
         self._defaults = defaults or SessionDefaults()
         self._limits = limits or SessionLimits()
+        self._stats = stats if stats is not None else RealtimeStats()
         self._log = logger.bind(**(log_context or {}), realtime_session=self.id, realtime_mode=mode)
         self._outbox = UpstreamOutbox(self._limits.max_pending_audio_ms * BYTES_PER_MS, self._limits.max_pending_events)
         self._inbox = ClientInbox(self._limits.max_inbox_events)
@@ -60,8 +61,14 @@ class RealtimeSession(SessionRuntime):
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
         self._finishing = False
+        self.audio_in_bytes = 0
         self.observer: SessionObserver | None = None  # usage metering (web/usage) sets it
-        self._init_runtime()
+        self._link = UpstreamLink(
+            upstream_factory, defaults=self._defaults, limits=self._limits, inbox=self._inbox, stats=self._stats,
+            log=self._log, user_id=user_id, client_session=lambda: self._client_session,
+            auto_response=self._auto_response, finishing=lambda: self._finishing, end=self._finish,
+            client_view=self._client_view, observer=lambda: self.observer,
+        )
 
     def __repr__(self) -> str:
         return f"RealtimeSession(id={self.id!r}, mode={self.mode!r}, closed={self.closed.is_set()})"
@@ -72,9 +79,9 @@ class RealtimeSession(SessionRuntime):
         if self._started:
             raise RuntimeError("RealtimeSession.start() called twice")
         self._started = True
-        stats.incr("sessions_started")
+        self._stats.incr("sessions_started")
         try:
-            created = await self._open_upstream()
+            created = await self._link.open()
         except UpstreamError as exc:
             await self._finish(f"upstream_{exc.code}", exc)
             raise
@@ -82,14 +89,14 @@ class RealtimeSession(SessionRuntime):
             await self._finish("start_cancelled", None)
             raise
         if self._finishing:  # close() was called while connecting
-            await self._close_upstream()
+            await self._link.close()
             raise UpstreamError("closed", "the session was closed while connecting")
         self._inbox.put(self._client_view(created))
-        for name, coro in (("reader", self._read_loop()), ("writer", self._write_loop())):
+        for name, coro in (("reader", self._link.read_loop()), ("writer", self._write_loop())):
             task = asyncio.create_task(coro, name=f"realtime-{name}-{self.id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        self._log.info("realtime session started ({}, {} ms)", self.mode, self.connect_ms)
+        self._log.info("realtime session started ({}, {} ms)", self.mode, self._link.connect_ms)
 
     def preset(self, session_config: dict[str, Any]) -> None:
         """Before `start()`: the client's session config from the call's offer (multipart `session` part), applied
@@ -108,7 +115,7 @@ class RealtimeSession(SessionRuntime):
         try:
             clean = sanitize_client_event(event, mode=self.mode)
         except RejectedEvent as rejected:
-            stats.incr("client_events_rejected")
+            self._stats.incr("client_events_rejected")
             self._inbox.put(rejected.error)
             return
         if self._finishing:
@@ -125,7 +132,7 @@ class RealtimeSession(SessionRuntime):
             try:
                 pcm = decode_audio(clean["audio"])
             except ValueError as exc:
-                stats.incr("client_events_rejected")
+                self._stats.incr("client_events_rejected")
                 self._inbox.put(error_event(str(exc), code="invalid_value", param="audio",
                                             client_event_id=clean.get("event_id")))
                 return
@@ -136,13 +143,13 @@ class RealtimeSession(SessionRuntime):
             update.pop("type", None)
             self._client_session = deep_merge(self._client_session, update)
         elif kind == "response.create":
-            self._expect_response()
+            self._link.expect_response()
         self._flush_audio(force=True)  # audio appended before this event reaches the upstream before it
         clean = upstream_event(clean, operator_instructions=self._defaults.instructions,
                                voice_locked=self._defaults.voice_locked,
                                client_instructions=self._client_session.get("instructions"))
         if not self._outbox.put_event(clean):
-            stats.incr("client_events_rejected")
+            self._stats.incr("client_events_rejected")
             self._inbox.put(error_event("Too many events waiting for the voice service; slow down.",
                                         code="rate_limited", client_event_id=clean.get("event_id")))
 
@@ -155,7 +162,7 @@ class RealtimeSession(SessionRuntime):
         # already checked and re-encoded: straight to the outbox, past the gate (its rate limit counted it once)
         queued = self._outbox.put_event(sanitize_client_event(image_item_event(prepared, text), mode=self.mode))
         if respond and queued:
-            self._expect_response()
+            self._link.expect_response()
             queued = self._outbox.put_event({"type": "response.create"})
         if not queued:
             raise ImageRejected("rate_limited", "Too many events waiting for the voice service; slow down.")
@@ -194,8 +201,8 @@ class RealtimeSession(SessionRuntime):
         """Per-session numbers for logs and diagnostics."""
         return {
             "mode": self.mode,
-            "connect_ms": self.connect_ms,
-            "upstream_age_s": round(time.monotonic() - self._upstream_since, 1) if self._upstream else 0.0,
+            "connect_ms": self._link.connect_ms,
+            "upstream_age_s": self._link.upstream_age_s(),
             "reconnects": self.reconnects,
             "recycles": self.recycles,
             "audio_in_ms": self.audio_in_bytes // BYTES_PER_MS,
@@ -203,6 +210,22 @@ class RealtimeSession(SessionRuntime):
             "events_dropped": self._inbox.dropped,
             "last_reply_latency_ms": self.last_reply_latency_ms,
         }
+
+    @property
+    def connect_ms(self) -> int:
+        return self._link.connect_ms
+
+    @property
+    def reconnects(self) -> int:
+        return self._link.reconnects
+
+    @property
+    def recycles(self) -> int:
+        return self._link.recycles
+
+    @property
+    def last_reply_latency_ms(self) -> int | None:
+        return self._link.last_reply_latency_ms
 
     # --- client side helpers -----------------------------------------------------------------------------------------
     async def _iterate(self) -> AsyncIterator[Event]:
@@ -226,7 +249,7 @@ class RealtimeSession(SessionRuntime):
             dropped += self._outbox.put_audio(pcm[offset : offset + step])
         self.audio_in_bytes += len(pcm)
         if dropped:
-            stats.incr("audio_in_dropped_bytes", dropped)
+            self._stats.incr("audio_in_dropped_bytes", dropped)
 
     def _effective_session(self) -> dict[str, Any]:
         return effective_session(self._defaults, self._client_session)
@@ -242,7 +265,7 @@ class RealtimeSession(SessionRuntime):
         try:
             await self._write_items()
         except Exception as exc:  # a bug must end the call cleanly, not leave it hanging
-            await self._finish("internal_error", self._internal_error(exc))
+            await self._finish("internal_error", self._link.internal_error(exc))
 
     async def _write_items(self) -> None:
         while True:
@@ -250,18 +273,7 @@ class RealtimeSession(SessionRuntime):
             payload = (
                 {"type": "input_audio_buffer.append", "audio": encode_audio(item)} if isinstance(item, bytes) else item
             )
-            while True:
-                await self._ready.wait()
-                upstream, swapped = self._upstream, self._swapped
-                if upstream is None:
-                    await swapped.wait()
-                    continue
-                try:
-                    await upstream.send(payload)
-                    break
-                except UpstreamError:
-                    # The reader sees the same failure and reconnects or ends the session; retry on the next socket.
-                    await swapped.wait()
+            await self._link.send(payload)
 
     # --- the end -----------------------------------------------------------------------------------------------------
     async def _finish(self, reason: str, error: UpstreamError | None) -> None:
@@ -270,9 +282,9 @@ class RealtimeSession(SessionRuntime):
         self._finishing = True
         self.close_reason = reason
         self.error = error
-        self._ready.clear()
+        self._link.ready.clear()
         if error is not None:
-            stats.record_upstream_error(error.code, error.operator_message, self.user_id)
+            self._stats.record_upstream_error(error.code, error.operator_message, self.user_id)
             self._log.warning("realtime session ended: {}", error.operator_message)
             self._inbox.put(error_event(error.user_message, code=f"upstream_{error.code}", error_type="server_error"))
         else:
@@ -282,11 +294,11 @@ class RealtimeSession(SessionRuntime):
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
-        await self._close_upstream()
+        await self._link.close()
         self._outbox.clear()
         self._pending_pcm.clear()
         self._inbox.close()
-        stats.incr("sessions_closed")
+        self._stats.incr("sessions_closed")
         if self.observer is not None:
             self.observer.session_closed(self)
         self.closed.set()

@@ -1,7 +1,7 @@
-"""Process-wide counters for the realtime relay, and a short ring of recent upstream errors.
+"""Counters for the realtime relay, and a short ring of recent upstream errors: one object per app (`Services`).
 
 Updates are O(1), synchronous and lock-free (they run on the event loop thread only), so any code path may record
-without awaiting; the lead's metrics collector reads `realtime_stats()` and publishes a snapshot.
+without awaiting; /metrics and the diagnostics pages read snapshots.
 """
 
 from __future__ import annotations
@@ -12,29 +12,28 @@ from typing import Any
 
 RECENT_ERRORS_MAX = 50
 
-_counters: Counter[str] = Counter()
-_recent: deque[dict[str, Any]] = deque(maxlen=RECENT_ERRORS_MAX)
 
+class RealtimeStats:
+    def __init__(self) -> None:
+        self._counters: Counter[str] = Counter()
+        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_ERRORS_MAX)
 
-def incr(name: str, amount: int = 1) -> None:
-    _counters[name] += amount
+    def incr(self, name: str, amount: int = 1) -> None:
+        self._counters[name] += amount
 
+    def record_upstream_error(self, code: str, operator_message: str, user_id: int | None) -> None:
+        self._counters["upstream_errors_total"] += 1
+        self._counters[f"upstream_errors.{code}"] += 1
+        self._recent.append({"time": time.time(), "code": code, "operator_message": operator_message,
+                             "user_id": user_id})
 
-def record_upstream_error(code: str, operator_message: str, user_id: int | None) -> None:
-    _counters["upstream_errors_total"] += 1
-    _counters[f"upstream_errors.{code}"] += 1
-    _recent.append({"time": time.time(), "code": code, "operator_message": operator_message, "user_id": user_id})
+    def snapshot(self) -> dict[str, int]:
+        """Keys: sessions_started, sessions_closed, sessions_active, reconnects, recycles, upstream_errors_total,
+        upstream_errors.<code>, audio_in_dropped_bytes, events_out_dropped, client_events_rejected, ..."""
+        snapshot = dict(self._counters)
+        snapshot["sessions_active"] = snapshot.get("sessions_started", 0) - snapshot.get("sessions_closed", 0)
+        return snapshot
 
-
-def realtime_stats() -> dict[str, int]:
-    """Counter snapshot. Keys: sessions_started, sessions_closed, sessions_active, reconnects, recycles,
-    upstream_errors_total, upstream_errors.<code>, audio_in_dropped_bytes, events_out_dropped,
-    client_events_rejected, ..."""
-    snapshot = dict(_counters)
-    snapshot["sessions_active"] = snapshot.get("sessions_started", 0) - snapshot.get("sessions_closed", 0)
-    return snapshot
-
-
-def recent_upstream_errors() -> list[dict[str, Any]]:
-    """Newest last: dicts with time (unix seconds), code, operator_message, user_id."""
-    return [dict(entry) for entry in _recent]
+    def recent_upstream_errors(self) -> list[dict[str, Any]]:
+        """Newest last: dicts with time (unix seconds), code, operator_message, user_id."""
+        return [dict(entry) for entry in self._recent]

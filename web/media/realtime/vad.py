@@ -57,10 +57,6 @@ class EnergyVad:
     def speaking(self) -> bool:
         return self._speaking
 
-    @property
-    def position_ms(self) -> int:
-        return self._pos_ms
-
     def reset(self) -> None:
         """Forget the current utterance (after `input_audio_buffer.clear`); the clock keeps running."""
         self._speaking = False

@@ -25,12 +25,13 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection
 from loguru import logger
 
-from web.media.rtc.channel import EventChannel, error_event
+from web.media.calls.credential import Credential
+from web.media.calls.upstream import RealtimeSessionLike
+from web.media.rtc.channel import EventChannel
 from web.media.rtc.downlink import Downlink
 from web.media.rtc.negotiate import apply_offer, close_peer_connection, create_answer
 from web.media.rtc.playout import PlayoutTrack
 from web.media.rtc.uplink import DirectAudioPath, install_direct_path
-from web.media.rtc.upstream import RealtimeSessionLike
 
 CONNECT_DEADLINE_S = 20.0
 LIVENESS_S = 2.5
@@ -41,12 +42,16 @@ CLOSE_STEP_TIMEOUT_S = 3.0
 
 
 class Call:
+    """A `LiveCall` (web/media/calls/call.py) over WebRTC."""
+
+    transport = "webrtc"
+
     def __init__(
         self,
         *,
         call_id: str,
         user_id: int,
-        session_id: str | None,
+        credential: Credential | None,
         session: RealtimeSessionLike,
         rtc_config: RTCConfiguration,
         on_closed: Callable[[Call], None],
@@ -55,7 +60,7 @@ class Call:
     ) -> None:
         self.id = call_id
         self.user_id = user_id
-        self.session_id = session_id
+        self.credential = credential
         self.session = session
         self.pc = RTCPeerConnection(rtc_config)
         self.channel = EventChannel()
@@ -226,7 +231,3 @@ class Call:
             }
         return out
 
-
-def notice(message: str, code: str) -> dict[str, Any]:
-    """The last event a client sees when we end its call for a reason it should show (revoked, upstream failure)."""
-    return error_event(message, code, error_type="server_error")

@@ -18,9 +18,9 @@ from typing import Any
 
 from loguru import logger
 
+from web.media.calls.upstream import RealtimeSessionLike
 from web.media.rtc.channel import EventChannel
 from web.media.rtc.playout import PlayoutTrack
-from web.media.rtc.upstream import RealtimeSessionLike
 
 Event = dict[str, Any]
 AUDIO_DELTA = "response.output_audio.delta"

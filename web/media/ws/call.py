@@ -26,14 +26,11 @@ from loguru import logger
 from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from web.auth.middleware import reject_websocket
-from web.i18n import DEFAULT_LOCALE, translate
+from web.media.calls.credential import Credential
+from web.media.calls.upstream import RealtimeSessionLike
 from web.media.realtime import UpstreamError, error_event
-from web.media.rtc.call import notice
-from web.media.rtc.registry import SESSION_ENDED
-from web.media.rtc.upstream import RealtimeSessionLike
 from web.media.ws.device_audio import DeviceAudio, FormatRefused
-from web.media.ws.protocol import CLOSE_REVOKED, MAX_FRAME_CHARS, close_code_for
+from web.media.ws.protocol import CLOSE_REVOKED, MAX_FRAME_CHARS, close_code_for, reject_websocket
 
 Event = dict[str, Any]
 SessionMaker = Callable[[], RealtimeSessionLike]
@@ -48,24 +45,32 @@ def _frame_error(message: str, code: str) -> Event:
 
 
 class WsCall:
+    """A `LiveCall` (web/media/calls/call.py) over a WebSocket. `credential_active` (device tokens) is polled by
+    the guard; when it says no, the call ends with `revoked_notice` as the client's last event."""
+
+    transport = "websocket"
+
     def __init__(
         self,
         *,
         call_id: str,
         user_id: int,
-        session_id: str | None,
+        credential: Credential | None,
         make_session: SessionMaker,
         start_timeout_s: float,
+        on_closed: Callable[[WsCall], None],
         credential_active: Callable[[], Awaitable[bool]] | None = None,
+        revoked_notice: Event | None = None,
         log_context: dict[str, Any] | None = None,
     ) -> None:
         self.id = call_id
         self.user_id = user_id
-        self.session_id = session_id
+        self.credential = credential
         self.session: RealtimeSessionLike | None = None
         self.close_reason: str | None = None
         self.closed = asyncio.Event()
-        self.on_closed: Callable[[WsCall], None] = lambda _call: None
+        self.on_closed = on_closed
+        self._revoked_notice = revoked_notice
         self.created_at = time.monotonic()
         self.frames_in = self.frames_out = self.frames_refused = 0
         self._make_session = make_session
@@ -198,9 +203,7 @@ class WsCall:
                 self._log.opt(exception=True).warning("credential check failed")
                 continue
             if not active:
-                # no request locale here (as for the registry's revocations): the default, zh-CN
-                self.request_close("credential_inactive", notice(translate(SESSION_ENDED, DEFAULT_LOCALE),
-                                                                 "session_revoked"))
+                self.request_close("credential_inactive", self._revoked_notice)
                 return
 
     async def _send(self, event: Event) -> None:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from starlette.types import Scope
+from starlette.types import Scope, Send
 
 REALTIME_SUBPROTOCOL = "realtime"
 KEY_SUBPROTOCOL_PREFIX = "openai-insecure-api-key."
@@ -90,3 +90,13 @@ def close_code_for(reason: str) -> int:
     if reason.startswith("upstream_") or reason in ("internal_error", "start_failed"):
         return CLOSE_INTERNAL
     return CLOSE_NORMAL
+
+
+async def reject_websocket(scope: Scope, send: Send, status: int, code: str) -> None:
+    """Refuse a WebSocket upgrade with an HTTP status (when the server supports it), never accept-then-close."""
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send({"type": "websocket.http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "websocket.http.response.body", "body": f'{{"error": {{"code": "{code}"}}}}'.encode()})
+    else:
+        await send({"type": "websocket.close", "code": 1008})

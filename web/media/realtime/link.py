@@ -1,7 +1,8 @@
-"""The reader side of `RealtimeSession`: owning the upstream socket, watching it, replacing it.
+"""`UpstreamLink`: the upstream half of a `RealtimeSession` — owning the socket, watching it, replacing it.
 
-Kept apart from the client-facing API so each file reads in one sitting. Every decision about the upstream is taken
-by the single reader task, so no two tasks ever replace the socket at once.
+The session composes one link and gives it what it needs: the inbox to the client, the client's session settings,
+and `end(reason, error)` to finish the session. Every decision about the upstream is taken by the single reader task
+(`read_loop`), so no two tasks ever replace the socket at once; `send` retries on the next socket after a swap.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ import asyncio
 import contextlib
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import stats
 from .errors import UpstreamError, redact
 from .events import Event, error_event, new_id
 from .history import TranscriptHistory
 from .observer import SessionObserver
 from .queues import ClientInbox
 from .session_config import SessionDefaults, SessionLimits, initial_updates
+from .stats import RealtimeStats
 from .upstream import Upstream, UpstreamFactory
 
 _NOTICES = {
@@ -38,31 +40,43 @@ _NOTICES = {
 _REPLAYED_ITEM_EVENTS = {"conversation.item.created", "conversation.item.added", "conversation.item.done"}
 
 
-class SessionRuntime:
-    # provided by RealtimeSession
-    user_id: int | None
-    _factory: UpstreamFactory
-    _defaults: SessionDefaults
-    _limits: SessionLimits
-    _log: Any
-    _inbox: ClientInbox
-    _client_session: dict[str, Any]
-    _finishing: bool
-    observer: SessionObserver | None
+Ender = Callable[[str, UpstreamError | None], Awaitable[None]]
 
-    async def _finish(self, reason: str, error: UpstreamError | None) -> None:
-        raise NotImplementedError
 
-    def _auto_response(self) -> bool:
-        raise NotImplementedError
-
-    def _client_view(self, event: Event) -> Event:
-        raise NotImplementedError
-
-    def _init_runtime(self) -> None:
+class UpstreamLink:
+    def __init__(
+        self,
+        factory: UpstreamFactory,
+        *,
+        defaults: SessionDefaults,
+        limits: SessionLimits,
+        inbox: ClientInbox,
+        stats: RealtimeStats,
+        log: Any,
+        user_id: int | None,
+        client_session: Callable[[], dict[str, Any]],
+        auto_response: Callable[[], bool],
+        finishing: Callable[[], bool],
+        end: Ender,
+        client_view: Callable[[Event], Event],
+        observer: Callable[[], SessionObserver | None],
+    ) -> None:
+        self._factory = factory
+        self._defaults = defaults
+        self._limits = limits
+        self._inbox = inbox
+        self._stats = stats
+        self._log = log
+        self.user_id = user_id
+        self._client_session = client_session
+        self._auto_response = auto_response
+        self._finishing = finishing
+        self._end = end
+        self._client_view = client_view
+        self._observer = observer
         self._upstream: Upstream | None = None
-        self._upstream_since = time.monotonic()
-        self._ready = asyncio.Event()  # set while an upstream is connected and configured
+        self.upstream_since = time.monotonic()
+        self.ready = asyncio.Event()  # set while an upstream is connected and configured
         self._swapped = asyncio.Event()  # set (and replaced) each time the upstream is dropped
         self._internal_ids: set[str] = set()  # event_ids of the relay's own events: their errors stay here
         self._internal_updates: set[str] = set()  # the relay's session.updates not yet answered: not the client's
@@ -78,16 +92,15 @@ class SessionRuntime:
         self.connect_ms = 0
         self.reconnects = 0
         self.recycles = 0
-        self.audio_in_bytes = 0
         self.last_reply_latency_ms: int | None = None
 
     # --- connecting --------------------------------------------------------------------------------------------------
-    async def _open_upstream(self, *, replay: bool = False) -> Event:
+    async def open(self, *, replay: bool = False) -> Event:
         upstream = self._factory()
         began = time.monotonic()
         try:
             created = await upstream.connect()
-            events = initial_updates(self._defaults, self._client_session)
+            events = initial_updates(self._defaults, self._client_session())
             if replay:
                 replayed = self._history.replay_events()
                 self._replayed_items = {event["item"]["id"] for event in replayed}
@@ -101,10 +114,10 @@ class SessionRuntime:
             raise
         now = time.monotonic()
         self.connect_ms = int((now - began) * 1000)
-        self._upstream, self._upstream_since, self._quiet_since = upstream, now, now
+        self._upstream, self.upstream_since, self._quiet_since = upstream, now, now
         self._response_active = self._response_expected = self._speech_active = False
         self._speech_stopped_at = None
-        self._ready.set()
+        self.ready.set()
         return created
 
     async def _close_quietly(self, upstream: Upstream) -> None:
@@ -112,7 +125,7 @@ class SessionRuntime:
             async with asyncio.timeout(self._limits.close_timeout_s):
                 await upstream.close()
 
-    async def _close_upstream(self) -> None:
+    async def close(self) -> None:
         upstream, self._upstream = self._upstream, None
         if upstream is not None:
             await self._close_quietly(upstream)
@@ -121,13 +134,13 @@ class SessionRuntime:
         """Replace the socket (the old one is closed concurrently) and tell the client; returns the failure if any."""
         interrupted = self._response_active or self._response_expected
         response_id = self._response_id
-        self._ready.clear()
+        self.ready.clear()
         old, self._upstream = self._upstream, None
         swapped, self._swapped = self._swapped, asyncio.Event()
         swapped.set()  # a writer stuck on the dead socket moves on and waits for the new one
         results = await asyncio.gather(
             self._close_quietly(old) if old is not None else asyncio.sleep(0),
-            self._open_upstream(replay=True),
+            self.open(replay=True),
             return_exceptions=True,
         )
         failure = results[1]
@@ -151,58 +164,76 @@ class SessionRuntime:
         """One transparent reconnect per window; otherwise the session ends with `exc`."""
         now = time.monotonic()
         if self._last_reconnect_at is not None and now - self._last_reconnect_at < self._limits.reconnect_window_s:
-            await self._finish(f"upstream_{exc.code}", exc)
+            await self._end(f"upstream_{exc.code}", exc)
             return
         self._last_reconnect_at = now
-        stats.record_upstream_error(exc.code, exc.operator_message, self.user_id)
+        self._stats.record_upstream_error(exc.code, exc.operator_message, self.user_id)
         self.reconnects += 1
-        stats.incr("reconnects")
+        self._stats.incr("reconnects")
         self._log.warning("realtime upstream lost, reconnecting once: {}", exc.operator_message)
         failure = await self._switch_upstream("upstream_reconnected")
         if failure is not None:
-            await self._finish(f"upstream_{failure.code}", failure)
+            await self._end(f"upstream_{failure.code}", failure)
 
     async def _recycle(self, why: str) -> None:
         self.recycles += 1
-        stats.incr("recycles")
+        self._stats.incr("recycles")
         self._log.info("recycling the realtime upstream socket ({})", why)
         failure = await self._switch_upstream("upstream_recycled")
         if failure is not None:
             await self._recover(failure)  # the old socket is gone: this is now an ordinary reconnect
+
+    def upstream_age_s(self) -> float:
+        return round(time.monotonic() - self.upstream_since, 1) if self._upstream else 0.0
+
+    async def send(self, payload: Event) -> None:
+        """Send one event on the current socket; after a failure, on the next one (the reader replaces it)."""
+        while True:
+            await self.ready.wait()
+            upstream, swapped = self._upstream, self._swapped
+            if upstream is None:
+                await swapped.wait()
+                continue
+            try:
+                await upstream.send(payload)
+                return
+            except UpstreamError:
+                # The reader sees the same failure and reconnects or ends the session; retry on the next socket.
+                await swapped.wait()
 
     # --- reading -----------------------------------------------------------------------------------------------------
     def _busy(self) -> bool:
         return self._response_active or self._response_expected or self._speech_active
 
     def _recycle_due(self, now: float) -> bool:
-        age = now - self._upstream_since
+        age = now - self.upstream_since
         return age >= self._limits.hard_recycle_after_s or (age >= self._limits.recycle_after_s and not self._busy())
 
     def _wait_budget(self) -> float:
         now = time.monotonic()
         limits = self._limits
-        deadlines = [self._upstream_since + (limits.hard_recycle_after_s if self._busy() else limits.recycle_after_s)]
+        deadlines = [self.upstream_since + (limits.hard_recycle_after_s if self._busy() else limits.recycle_after_s)]
         if self._response_active or self._response_expected:
             deadlines.append(self._quiet_since + limits.stall_timeout_s)
         return max(0.0, min(min(deadlines) - now, limits.poll_s))
 
-    def _expect_response(self) -> None:
+    def expect_response(self) -> None:
         self._response_expected = True
         self._quiet_since = time.monotonic()
 
-    async def _read_loop(self) -> None:
+    async def read_loop(self) -> None:
         try:
             await self._read_events()
         except Exception as exc:  # a bug must end the call cleanly, not leave it hanging
-            await self._finish("internal_error", self._internal_error(exc))
+            await self._end("internal_error", self.internal_error(exc))
 
-    def _internal_error(self, exc: BaseException) -> UpstreamError:
+    def internal_error(self, exc: BaseException) -> UpstreamError:
         trace = "".join(traceback.format_exception(exc))  # no local variables, so no credential; redacted anyway
         self._log.error("realtime relay failed: {}", redact(trace))
         return UpstreamError("internal", type(exc).__name__)
 
     async def _read_events(self) -> None:
-        while not self._finishing:
+        while not self._finishing():
             upstream = self._upstream
             if upstream is None:
                 return
@@ -267,8 +298,9 @@ class SessionRuntime:
         elif kind == "response.done":
             self._response_active = self._response_expected = False
             self._response_id = None
-        if self.observer is not None:
-            self.observer.upstream_event(event)
+        observer = self._observer()
+        if observer is not None:
+            observer.upstream_event(event)
         self._inbox.put(event)
         if kind == "response.done" and self._recycle_due(now):
             await self._recycle("session age")

@@ -1,7 +1,7 @@
-"""The slice of the realtime upstream (web/media/realtime, helper H1) that a call uses, as a typing Protocol.
+"""The slice of a realtime upstream session (web/media/realtime) that a call uses, as a typing Protocol.
 
 Calls depend on this Protocol and on a factory, never on a concrete class, so tests and the benchmark can plug in
-their own sessions, and the upstream's internals can change without touching the media path.
+their own sessions, and the upstream's internals can change without touching the transports.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from web.settings import Settings
+from web.media.realtime import create_realtime_session
 
 Event = dict[str, Any]
 
@@ -34,20 +34,9 @@ class RealtimeSessionLike(Protocol):
     async def close(self, reason: str) -> None: ...
 
 
+# `factory(settings, *, user_id, log_context)`, like `create_realtime_session`
 SessionFactory = Callable[..., RealtimeSessionLike]
-
-
-def default_session_factory() -> SessionFactory:
-    """H1's `create_realtime_session(settings, *, user_id, log_context)`; imported late so this package loads (and
-    its unit tests run) without the upstream package."""
-    from web.media.realtime import create_realtime_session
-
-    factory: SessionFactory = create_realtime_session
-    return factory
-
-
-def make_session(factory: SessionFactory, settings: Settings, user_id: int, log_context: dict[str, Any]) -> Any:
-    return factory(settings, user_id=user_id, log_context=log_context)
+DEFAULT_SESSION_FACTORY: SessionFactory = create_realtime_session
 
 
 def describe_upstream_error(exc: BaseException) -> tuple[str, str, str]:
