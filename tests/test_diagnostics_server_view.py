@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -41,6 +42,11 @@ async def test_the_server_reports_its_side_of_the_call(app: Starlette, signed_in
         assert pair["local_type"] == "host" and pair["protocol"] == "udp" and "local_address" not in pair
         assert selected_pair(call.pc, include_addresses=True)["local_address"].startswith("127.0.0.1:")
         view = await call_view(call)
+        for _ in range(50):  # session.created can arrive before the first RTP packet has been counted
+            if view.get("packets_received", 0) > 0:
+                break
+            await asyncio.sleep(0.1)
+            view = await call_view(call)
         assert view["state"] == "connected" and view["packets_received"] > 0, view
 
         body = await server_view(http, token, call_id)

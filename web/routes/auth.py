@@ -211,10 +211,6 @@ async def end_device_tokens(svc: Services, user_id: int) -> int:
     return revoked
 
 
-def login_redirect_url(next_path: str) -> str:
-    return "/login?next=" + quote(safe_next(next_path), safe="/")
-
-
 routes: list[BaseRoute] = [
     Route("/login", login_page, methods=["GET"], name="login"),
     Route("/login", login_submit, methods=["POST"], name="login_submit"),
