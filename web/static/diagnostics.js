@@ -272,8 +272,11 @@
             rtt_ms: round(median(pick("rtt_ms")), 1), jitter_ms: round(median(pick("jitter_ms")), 1),
             loss_pct: losses.length ? round(losses.reduce(function (a, b) { return a + b; }, 0) / losses.length, 2) : null}});
       } finally {
-        if (callUrl) fetch(callUrl, {method: "DELETE", credentials: "same-origin", headers: {"X-CSRF-Token": csrf()}}).catch(function () {});
-        if (pc) pc.close();
+        // close the peer only once the hang-up is answered (at most 1 s): a peer closed first ends the call, and the
+        // DELETE then finds it gone (404)
+        var peer = pc, closePeer = function () { if (peer) peer.close(); };
+        if (callUrl) Promise.race([fetch(callUrl, {method: "DELETE", credentials: "same-origin", headers: {"X-CSRF-Token": csrf()}}),
+          timeout(1000)]).catch(function () {}).then(closePeer); else closePeer();
         osc.stop(); player.srcObject = null; st.rtc = null;
       }
     }
