@@ -44,5 +44,5 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as r; h = (os.environ.get('ALLOWED_HOSTS') or 'localhost').split(',')[0].strip().replace('*', 'health'); r.urlopen(r.Request('http://127.0.0.1:' + os.environ.get('PORT', '3000') + '/health', headers={'Host': h}), timeout=4)"]
 
-# Same command as the Procfile; sh expands $PORT and $FORWARDED_ALLOW_IPS, exec makes uvicorn PID 1 so it gets SIGTERM.
-CMD ["/bin/sh", "-c", "exec uvicorn --factory web.app:create_app --host 0.0.0.0 --port \"${PORT:-3000}\" --proxy-headers --forwarded-allow-ips \"${FORWARDED_ALLOW_IPS:-127.0.0.1}\" --lifespan on --no-access-log --timeout-graceful-shutdown 10 --http web.server_protocol:DeadlineHttpToolsProtocol --limit-concurrency 400 --timeout-keep-alive 5 --ws-max-size 16777216 --ws-ping-interval 5 --ws-ping-timeout 5"]
+# Same command as the Procfile; exec makes the server PID 1 so it gets SIGTERM (and drains: see README).
+CMD ["/bin/sh", "-c", "exec python -m web serve --host 0.0.0.0"]

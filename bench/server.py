@@ -58,7 +58,7 @@ def create_bench_app() -> Starlette:
     async def offer(request: Request) -> Response:
         sdp = (await request.body()).decode()
         if impl == "ours":
-            _call, answer = await rtc.open_call(registry.admit(0), credential=None, offer_sdp=sdp)
+            _call, answer = await rtc.open_call(await registry.admit(0, "webrtc"), credential=None, offer_sdp=sdp)
             return PlainTextResponse(answer, status_code=201)
         tap = ArrivalTap()
         relay = StockRelay(ToneSession(), on_chunk=lambda pts: stock.chunk_done(tap, pts))

@@ -32,9 +32,10 @@ class PlainCall:
         return {}
 
 
-def open_call(registry: CallRegistry, user_id: int, credential: Credential | None, transport: str) -> PlainCall:
-    slot = registry.admit(user_id)
-    call = PlainCall(registry, registry.new_call_id(transport), user_id, credential, transport)
+async def open_call(registry: CallRegistry, user_id: int, credential: Credential | None,
+                    transport: str) -> PlainCall:
+    slot = await registry.admit(user_id, transport)
+    call = PlainCall(registry, slot.call_id, user_id, credential, transport)
     registry.add(slot, call)
     return call
 
@@ -50,14 +51,14 @@ def test_credential_handles_round_trip() -> None:
 
 async def test_every_transport_is_admitted_found_hung_up_and_counted_alike() -> None:
     registry = CallRegistry(Settings(max_calls_per_user=2, max_calls_per_process=3))
-    rtc = open_call(registry, 1, Credential.session("s1"), "webrtc")
-    ws = open_call(registry, 1, Credential.token(7), "websocket")
+    rtc = await open_call(registry, 1, Credential.session("s1"), "webrtc")
+    ws = await open_call(registry, 1, Credential.token(7), "websocket")
     with pytest.raises(AdmissionError) as refused:
-        registry.admit(1)  # the per-user limit counts both transports
+        await registry.admit(1, "webrtc")  # the per-user limit counts both transports
     assert refused.value.status == 429
-    other = open_call(registry, 2, None, "websocket")
+    other = await open_call(registry, 2, None, "websocket")
     with pytest.raises(AdmissionError):
-        registry.admit(3)  # the per-process limit too
+        await registry.admit(3, "websocket")  # the per-process limit too
     assert registry.stats()["by_transport"] == {"webrtc": 1, "websocket": 2}
     assert registry.get(ws.id) is ws and registry.get(rtc.id) is rtc
     assert not await registry.hang_up(ws.id, 2)  # not the owner
@@ -70,5 +71,5 @@ async def test_every_transport_is_admitted_found_hung_up_and_counted_alike() -> 
     assert other.close_reason == "shutdown" and registry.active_count() == 0
     assert registry.stats()["reserved"] == 0
     with pytest.raises(AdmissionError) as closing:
-        registry.admit(4)
+        await registry.admit(4, "webrtc")
     assert closing.value.code == "shutting_down"

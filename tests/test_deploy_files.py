@@ -68,15 +68,6 @@ def healthcheck_argv() -> list[str]:
     return [str(part) for part in argv]
 
 
-def expand(command: str, env: dict[str, str]) -> list[str]:
-    """The argv the shell builds from `command` (Heroku runs Procfile lines through a shell)."""
-    dump = f'{shlex.quote(sys.executable)} -c "import json, sys; print(json.dumps(sys.argv[1:]))"'
-    out = subprocess.run(
-        ["sh", "-c", command.replace("uvicorn", dump, 1)], env=env, capture_output=True, text=True, check=True
-    ).stdout
-    return [str(arg) for arg in json.loads(out)]
-
-
 def env_example() -> dict[str, str]:
     values = {}
     for line in (ROOT / ".env.example").read_text(encoding="utf-8").splitlines():
@@ -93,22 +84,24 @@ def compose() -> dict[str, Any]:
 
 # --- Procfile ------------------------------------------------------------------------------------------------------
 
-def test_procfile_runs_uvicorn_with_the_app_factory_on_port() -> None:
-    from uvicorn.main import main as uvicorn_cli
+def test_procfile_runs_the_gateway_server_with_the_app_factory_on_port() -> None:
+    from web.cli import build_parser
+    from web.serve import uvicorn_config
 
-    base_env = {"PATH": os.environ["PATH"]}
+    argv = shlex.split(procfile_command())
+    assert argv[:4] == ["python", "-m", "web", "serve"]
+    args = build_parser().parse_args(argv[3:])
+    assert args.host == "0.0.0.0"
     for env, port, trusted in (
-        (base_env, 3000, "127.0.0.1"),
-        ({**base_env, "PORT": "4321", "FORWARDED_ALLOW_IPS": "10.1.2.3"}, 4321, "10.1.2.3"),
+        ({}, 3000, "127.0.0.1"),
+        ({"PORT": "4321", "FORWARDED_ALLOW_IPS": "10.1.2.3"}, 4321, "10.1.2.3"),
     ):
-        argv = expand(procfile_command(), env)
-        params = uvicorn_cli.make_context("uvicorn", argv).params  # uvicorn's own option parser validates them
-        assert params["factory"] is True
-        assert params["host"] == "0.0.0.0"
-        assert params["port"] == port
-        assert params["proxy_headers"] is True
-        assert params["forwarded_allow_ips"] == trusted
-        module_name, _, attr = params["app"].partition(":")
+        settings = load_settings(env, env_file=None)
+        config = uvicorn_config(settings, args.host, settings.port, 1)
+        assert config.factory is True and config.host == "0.0.0.0" and config.port == port
+        assert config.proxy_headers is True
+        assert config.forwarded_allow_ips == trusted
+        module_name, _, attr = str(config.app).partition(":")
         factory = getattr(importlib.import_module(module_name), attr)
         assert callable(factory)
 

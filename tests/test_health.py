@@ -15,6 +15,7 @@ from tests.test_monitor_prometheus import parse_exposition
 from web.logs import LogPipeline
 from web.monitor import Monitoring
 from web.routes import health
+from web.services import build_services
 from web.settings import Settings
 
 
@@ -57,6 +58,7 @@ async def make_client() -> AsyncIterator[Build]:
             started.append(monitoring)
             assert monitoring.snapshot().seq >= 1  # start() publishes the first snapshot
         app.state.settings = cfg
+        app.state.services = build_services(cfg)  # readiness reads the calls' drain state
         app.state.db = db or FakeDb()
         app.state.monitoring = monitoring
         app.state.log_pipeline = pipeline
@@ -87,7 +89,8 @@ async def test_ready_when_everything_is_fine(make_client: Build) -> None:
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ready"
-    assert set(body["checks"]) == {"database", "event_loop", "log_queue", "realtime"}
+    assert set(body["checks"]) == {"database", "event_loop", "log_queue", "realtime", "calls"}
+    assert body["checks"]["calls"]["draining"] is False
     assert body["checks"]["database"]["ok"] is True
     assert body["checks"]["log_queue"] == {"ok": True, "depth": 0, "capacity": 100, "dropped": 0, "state": "ok"}
     assert body["checks"]["realtime"]["mode"] == "echo"

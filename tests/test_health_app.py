@@ -42,7 +42,7 @@ async def test_ready_reports_every_dependency(client: httpx.AsyncClient) -> None
     response = await client.get("/health/ready")
     body = response.json()
     assert response.status_code == 200, body
-    assert set(body["checks"]) == {"database", "event_loop", "log_queue", "realtime"}
+    assert set(body["checks"]) == {"database", "event_loop", "log_queue", "realtime", "calls"}
     assert all(check["ok"] for check in body["checks"].values())
     assert body["checks"]["realtime"]["mode"] == "echo"
 

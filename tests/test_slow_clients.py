@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from tests.support.live_server import LiveServerFactory, live_server_factory  # noqa: F401  (fixture)
-from tests.test_deploy_files import expand, procfile_command
 from web.server_protocol import HEADER_TIMEOUT_S, HTTP_PROTOCOL, LIMIT_CONCURRENCY, TIMEOUT_KEEP_ALIVE_S
 
 SLOWLORIS = 100
@@ -71,16 +70,12 @@ async def test_a_body_sent_at_one_byte_a_second_is_cut_at_about_ten_seconds(
 
 
 def test_every_command_line_sets_the_same_deadlines_and_cap() -> None:
-    from uvicorn.main import main as uvicorn_cli
+    # The Procfile, the Dockerfile and scripts/run.sh all run `python -m web serve` (tests/test_deploy_files.py),
+    # which builds its uvicorn configuration in one place.
+    from web.serve import uvicorn_config
+    from web.settings import load_settings
 
-    argv = expand(procfile_command(), {"PATH": __import__("os").environ["PATH"]})
-    params = uvicorn_cli.make_context("uvicorn", argv).params
-    assert params["http"] == HTTP_PROTOCOL
-    assert params["limit_concurrency"] == LIMIT_CONCURRENCY
-    assert params["timeout_keep_alive"] == TIMEOUT_KEEP_ALIVE_S
-    # the Dockerfile runs the Procfile command (tests/test_deploy_files.py); `python -m web serve` uses the constants
-    import inspect
-
-    from web import cli
-    source = inspect.getsource(cli._serve)
-    assert "http=HTTP_PROTOCOL" in source and "limit_concurrency=LIMIT_CONCURRENCY" in source
+    config = uvicorn_config(load_settings({}, env_file=None), "127.0.0.1", 3000, 2)
+    assert config.http == HTTP_PROTOCOL
+    assert config.limit_concurrency == LIMIT_CONCURRENCY
+    assert config.timeout_keep_alive == TIMEOUT_KEEP_ALIVE_S

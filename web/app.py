@@ -19,6 +19,8 @@ from web.admin.first_password import PasswordChangeMiddleware
 from web.auth.middleware import SessionAuthMiddleware
 from web.auth.oidc.service import build_sso
 from web.auth.sessions import cookie_name
+from web.cluster.wiring import wire_cluster
+from web.db import DatabaseError
 from web.i18n import LocaleMiddleware
 from web.logs import setup_logging
 from web.media.calls import CallRegistry, Credential
@@ -63,6 +65,10 @@ async def ensure_demo_user(svc: Services) -> None:
         logger.info("demo account created", email=settings.demo_user_email)
     except AccountError as exc:
         logger.warning("demo account not created", reason=str(exc))
+    except DatabaseError:
+        if await svc.users.get_by_email(settings.demo_user_email) is None:
+            raise
+        # another worker starting at the same moment created it first
 
 
 CREDENTIAL_SWEEP_S = 2.0
@@ -118,6 +124,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         await calls.close_for_credentials(Credential.from_handle(h) for h in handles)
 
     svc.sessions.add_revocation_listener(end_revoked_calls)
+    wire_cluster(svc, monitoring)  # revocations, hang-ups and the server view reach every process
     _register_gauges(monitoring, svc)
     monitoring.register_gauge("voice_calls_active", "Voice calls open (WebRTC and WebSocket).",
                               lambda: len(calls.live_calls()))
@@ -128,6 +135,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         version = await svc.db.migrate()
         await ensure_demo_user(svc)
+        await svc.cluster.start()
+        await svc.throttle_sync.start()
         purge = asyncio.create_task(_purge_sessions_periodically(svc), name="session-purge")
         await monitoring.start()
         calls.start()
@@ -137,13 +146,15 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         for warning in resolve_upstream(settings).warnings:  # once per process, not per call
             logger.warning("realtime upstream: {}", warning)
         logger.info("app started", version=APP_VERSION, env=settings.app_env, database=svc.db.kind,
-                    schema_version=version, voice_mode=settings.voice_mode)
+                    schema_version=version, voice_mode=settings.voice_mode, node=str(svc.node))
         try:
             yield
         finally:
             purge.cancel()
             sweep.cancel()
             await calls.close_all("shutdown")
+            await svc.throttle_sync.stop()
+            await svc.cluster.stop()  # after the calls: our users' limits free up at once
             await svc.usage.stop()  # after the calls: their records are queued as they close
             await sso.aclose()
             await monitoring.stop()
@@ -174,7 +185,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     )
     app.outer = [
         lambda inner: ClientAddressMiddleware(inner, hops=settings.proxy_hops),
-        lambda inner: RequestContextMiddleware(inner, monitoring.http),
+        lambda inner: RequestContextMiddleware(inner, monitoring.http, node=svc.node.tag),
         lambda inner: SecurityHeadersMiddleware(inner, production=secure),
     ]
     app.state.settings = settings
@@ -186,4 +197,5 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     app.state.calls = calls
     app.state.log_pipeline = log_pipeline
     app.state.sso = sso
+    app.state.drain = svc.drainer.drain  # web/serve.py calls it on SIGTERM, before uvicorn stops
     return app

@@ -17,38 +17,20 @@ from web.settings import SettingsError, load_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from web.server_protocol import HTTP_PROTOCOL, LIMIT_CONCURRENCY, TIMEOUT_KEEP_ALIVE_S
+    from web.serve import WorkerCountError, serve, worker_count
 
     try:
         settings = load_settings()
-    except SettingsError as exc:
+        workers = worker_count(settings)
+    except (SettingsError, WorkerCountError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     port = args.port or settings.port
     host = args.host or settings.host
-    print(f"Serving on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}", file=sys.stderr)
-    uvicorn.run(
-        "web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        log_config=None,  # the app routes uvicorn's logging into its own non-blocking pipeline
-        access_log=False,  # one access record per request comes from the app's request-context middleware
-        timeout_graceful_shutdown=10,
-        # the same deadlines and cap as the Procfile: headers within 10 s, a connection cap, idle keep-alive 5 s
-        http=HTTP_PROTOCOL,
-        limit_concurrency=LIMIT_CONCURRENCY,
-        timeout_keep_alive=TIMEOUT_KEEP_ALIVE_S,
-        ws_max_size=16 * 1024 * 1024,
-        # Notice a vanished WebSocket client within ~10 s (uvicorn's default is 20 s + 20 s).
-        ws_ping_interval=5.0,
-        ws_ping_timeout=5.0,
-    )
-    return 0
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104 - only compared, never bound here
+    print(f"Serving on http://{shown}:{port} with {workers} worker process{'es' if workers > 1 else ''}",
+          file=sys.stderr)
+    return serve(settings, host, port)
 
 
 def _read_password(args: argparse.Namespace) -> str:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from web.schema import MIGRATIONS
@@ -21,6 +21,25 @@ from web.schema import MIGRATIONS
 Row = dict[str, Any]
 Params = Sequence[Any]
 DEFAULT_TIMEOUT_S = 5.0
+MIGRATION_LOCK = 72609  # PostgreSQL advisory lock key: one process migrates at a time (workers start together)
+T = TypeVar("T")
+
+
+class Transaction:
+    """The statements of one `Database.transaction` (worker thread only), with the same `?` placeholders."""
+
+    def __init__(self, conn: Any, translate: Callable[[str], str]) -> None:
+        self._conn, self._translate = conn, translate
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        return int(self._conn.execute(self._translate(sql), tuple(params)).rowcount or 0)
+
+    def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        row = self._conn.execute(self._translate(sql), tuple(params)).fetchone()
+        return dict(row) if row is not None else None
+
+    def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        return [dict(row) for row in self._conn.execute(self._translate(sql), tuple(params)).fetchall()]
 
 
 class DatabaseError(RuntimeError):
@@ -139,6 +158,26 @@ class Database:
         result: list[Row] = await self._call(work, timeout)
         return result
 
+    async def transaction(self, work: Callable[[Transaction], T], *, timeout: float = DEFAULT_TIMEOUT_S) -> T:
+        """Run `work` in one transaction (committed when it returns, rolled back when it raises)."""
+
+        def run(conn: Any) -> T:
+            tx = Transaction(conn, self._sql)
+            if self.kind == "postgresql":
+                with conn.transaction():
+                    return work(tx)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(tx)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        result: T = await self._call(run, timeout)
+        return result
+
     async def ping(self, timeout: float = 2.0) -> bool:
         await self.fetchone("SELECT 1 AS ok", timeout=timeout)
         return True
@@ -147,6 +186,15 @@ class Database:
         """Create or upgrade the schema, idempotently; return the schema version now in place."""
 
         def work(conn: Any) -> int:
+            if self.kind != "postgresql":
+                return upgrade(conn)
+            conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+            try:
+                return upgrade(conn)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+        def upgrade(conn: Any) -> int:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = conn.execute("SELECT MAX(version) AS v FROM schema_version").fetchone()
             current = (row["v"] if row is not None else None) or 0

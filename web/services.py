@@ -18,6 +18,13 @@ from web.accounts.users import UserRepository
 from web.auth.client_secrets import ClientSecretStore
 from web.auth.sessions import SessionStore
 from web.auth.tokens import TokenStore
+from web.cluster.base import Cluster
+from web.cluster.drain import Drainer
+from web.cluster.local import SingleProcess
+from web.cluster.node import NodeIdentity
+from web.cluster.postgres import PostgresCluster
+from web.cluster.router import CallRouter
+from web.cluster.throttle_sync import ThrottleSync
 from web.db import Database
 from web.diagnostics.upstream_check import UpstreamCheck
 from web.i18n import DEFAULT_LOCALE, translate
@@ -42,6 +49,11 @@ class Services:
     realtime_stats: RealtimeStats  # the realtime relay's counters and recent upstream errors
     upstream_check: UpstreamCheck  # the diagnostics' upstream probe, cached
     usage: UsageRecorder  # conversation usage, cost and quotas (web/usage)
+    node: NodeIdentity  # this process's name in the cluster (in every call id it owns)
+    cluster: Cluster  # the other processes: directory of calls, messages (web/cluster)
+    router: CallRouter  # runs hang-up and the server view on whichever process owns the call
+    drainer: Drainer  # what SIGTERM does to the calls
+    throttle_sync: ThrottleSync  # shares sign-in failures between processes
     counters: Counter[str] = field(default_factory=Counter)  # monotonic event counts exported by /metrics
     login_admission: LoginAdmission = field(default_factory=LoginAdmission)  # sign-ins in flight per address/account
     client_secrets: ClientSecretStore = field(default_factory=ClientSecretStore)  # ek_ keys (issue 11)
@@ -61,8 +73,17 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     sessions.extra_handles = tokens.handles_for_user
     # Revocation and shutdown end calls outside any request, so there is no request locale: the default (zh-CN).
     realtime_stats = RealtimeStats()
+    node = NodeIdentity.new()
+    # PostgreSQL can be shared by several processes and hosts: publish every call so they act as one server.
+    cluster: Cluster = PostgresCluster(db, node) if db.kind == "postgresql" else SingleProcess(node)
     calls = CallRegistry(settings, session_factory=functools.partial(create_realtime_session, stats=realtime_stats),
-                         texts=lambda message: translate(message, DEFAULT_LOCALE))
+                         texts=lambda message: translate(message, DEFAULT_LOCALE), node_tag=node.tag,
+                         directory=cluster)
+    throttle = LoginThrottle(
+        per_account=settings.login_max_failures_per_account,
+        per_ip=settings.login_max_failures_per_ip,
+        window_s=settings.login_throttle_window_s,
+    )
     users = UserRepository(db, passwords, clock)
     usage = UsageRecorder(db, settings, clock)
     usage.user_lookup = users.get
@@ -75,15 +96,16 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         tokens=tokens,
         usage=usage,
         client_secrets=ClientSecretStore(clock),
-        throttle=LoginThrottle(
-            per_account=settings.login_max_failures_per_account,
-            per_ip=settings.login_max_failures_per_ip,
-            window_s=settings.login_throttle_window_s,
-        ),
+        throttle=throttle,
         calls=calls,
         rtc=RtcTransport(settings, calls),
         realtime_stats=realtime_stats,
         upstream_check=UpstreamCheck(settings, realtime_stats),
+        node=node,
+        cluster=cluster,
+        router=CallRouter(calls, cluster),
+        drainer=Drainer(calls, cluster, settings.drain_timeout_s),
+        throttle_sync=ThrottleSync(throttle, cluster, db),
     )
 
 

@@ -77,6 +77,10 @@ class Settings:
     max_calls_per_user: int = 2
     max_calls_per_process: int = 16
 
+    # processes: worker processes on this host (0 = one per core with PostgreSQL, one with SQLite), and SIGTERM
+    web_concurrency: int = 0
+    drain_timeout_s: float = 25.0  # how long live calls may go on after SIGTERM before they are told and closed
+
     # single sign-on (OpenID Connect); per-provider variables are parsed by web/auth/oidc/config.py
     oidc_providers: tuple[str, ...] = ()  # names, e.g. entra,google; each has OIDC_<NAME>_ISSUER etc.
     oidc_auto_create_users: bool = True  # first sign-in creates an account (else: only linked accounts)

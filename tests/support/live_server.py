@@ -44,6 +44,7 @@ TEST_ENV: dict[str, str] = {
     "PASSWORD_HASH_TIME_COST": "1",
     "PASSWORD_HASH_MEMORY_KIB": "8192",
     "PASSWORD_HASH_PARALLELISM": "1",
+    "DRAIN_TIMEOUT_S": "3",  # a server stopped with live calls ends them after 3 s, inside STOP_TIMEOUT_S
 }
 
 # Variables the app reads besides the Settings fields; inherited values are dropped so every run starts clean.

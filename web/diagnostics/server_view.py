@@ -12,6 +12,8 @@ from typing import Any
 
 from loguru import logger
 
+from web.media.rtc.call import Call
+
 STATS_TIMEOUT_S = 2.0
 OPUS_CLOCK_HZ = 48_000
 
@@ -66,3 +68,10 @@ async def call_view(call: Any, include_addresses: bool = False) -> dict[str, Any
                 view["rtt_ms"] = round(float(stat.roundTripTime) * 1000, 1)
             view["remote_loss_pct"] = round(100 * float(stat.fractionLost or 0) / 256, 2)
     return view
+
+
+async def server_view_operation(call: Any, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The server view as a call operation (web/cluster/router.py): run by the process that owns the call."""
+    if not isinstance(call, Call):  # a WebSocket call has no media path
+        return None
+    return await call_view(call, include_addresses=body.get("include_ips") is True)

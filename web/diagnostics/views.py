@@ -10,6 +10,7 @@ from loguru import logger
 from starlette.requests import Request
 from starlette.routing import WebSocketRoute
 
+from web.cluster.router import OwnerUnreachable
 from web.diagnostics import causality, rules_quality
 from web.diagnostics.access import COOKIE, owned_ids
 from web.diagnostics.catalog import BY_ID, PAGE_CHECKS
@@ -17,11 +18,9 @@ from web.diagnostics.evaluate import Context, evaluate
 from web.diagnostics.model import SKIP, CheckResult
 from web.diagnostics.present import NEEDS_LOGIN, Row, row
 from web.diagnostics.rules_call import NOT_AVAILABLE
-from web.diagnostics.server_view import call_view
 from web.diagnostics.store import ReportStore, StoredReport
 from web.diagnostics.useragent import parse_user_agent
 from web.diagnostics.values import Values, clean_json
-from web.media.rtc.call import Call
 from web.security.cookies import read_cookies
 from web.security.json_input import JSONInputError, JSONTooDeep, loads_bounded
 from web.services import services
@@ -113,10 +112,13 @@ async def read_payload(request: Request) -> tuple[str, dict[str, Any]]:
 async def _server_view(request: Request, values: Values) -> CheckResult:
     if not calls_available(request):
         return rules_quality.server_view(None, available=False)
-    call = services(request).calls.get(values.text("call_id", limit=80))
-    if not isinstance(call, Call) or call.user_id != request.state.user.id:  # a WebSocket call has no media path
+    try:  # the process that owns the call answers, whichever received this request
+        view = await services(request).router.run("server_view", values.text("call_id", limit=80),
+                                                  request.state.user.id, {"include_ips": values.flag("include_ips")})
+    except OwnerUnreachable:
+        view = None
+    if view is None:  # no such call of this user, or a WebSocket call (no media path)
         return rules_quality.server_view(None)
-    view = await call_view(call, include_addresses=values.flag("include_ips") is True)
     result = rules_quality.server_view(view)
     browser = clean_json(values.raw.get("browser"))
     return CheckResult(result.check_id, result.status, result.value, result.fixes,

@@ -92,9 +92,12 @@ def _metrics_from_app(scope: Scope) -> HttpMetrics | None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics | None = None, *, trust_incoming_id: bool = True) -> None:
-        """`metrics`: where to record; if None, `app.state.monitoring.http` is looked up per request."""
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics | None = None, *, trust_incoming_id: bool = True,
+                 node: str = "") -> None:
+        """`metrics`: where to record; if None, `app.state.monitoring.http` is looked up per request. `node`: this
+        process's cluster tag, sent as `X-Gateway-Node` so support (and a test) can tell which process answered."""
         self.app = app
+        self.node = node
         self.metrics = metrics
         self.trust_incoming_id = trust_incoming_id
 
@@ -125,6 +128,8 @@ class RequestContextMiddleware:
                 headers = MutableHeaders(scope=message)
                 if REQUEST_ID_HEADER not in headers:
                     headers.append("X-Request-ID", request_id)
+                if self.node:
+                    headers.append("X-Gateway-Node", self.node)
             await send(message)
 
         try:

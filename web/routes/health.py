@@ -22,6 +22,7 @@ from web.media.realtime import describe_upstream
 from web.monitor.exposition import CONTENT_TYPE
 from web.security.operator_access import is_operator
 from web.security.responses import error_response
+from web.services import services
 
 DB_TIMEOUT_S = 2.0
 READY_MAX_LOOP_LAG_S = 1.0
@@ -108,8 +109,13 @@ async def ready(request: Request) -> Response:
         "log_queue": _log_queue(request),
         "realtime": await _realtime(request),
     }
+    svc = services(request)
+    # Draining after SIGTERM: the balancer must stop sending new calls here while the live ones end.
+    checks["calls"] = {"ok": not svc.drainer.draining, "draining": svc.drainer.draining,
+                       "active": svc.calls.active_count(), "node": svc.node.tag, "cluster": svc.cluster.snapshot()}
     ok = all(check["ok"] for check in checks.values())
-    body: dict[str, Any] = {"status": "ready" if ok else "not_ready"}
+    status = "draining" if svc.drainer.draining else "ready" if ok else "not_ready"
+    body: dict[str, Any] = {"status": status}
     if is_operator(request):  # the upstream host, deployment name and queue figures are for operators only
         body["checks"] = checks
     return JSONResponse(body, status_code=200 if ok else 503, headers=NO_STORE)

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from web.auth.guards import api_login_required
+from web.cluster.router import OwnerUnreachable
 from web.i18n import N_, gettext
 from web.media.calls import AdmissionError
 from web.media.calls.upstream import describe_upstream_error
@@ -34,6 +35,7 @@ from web.usage.admission import quota_refusal, refusal_response
 BAD_OFFER = N_("The connection offer from this device could not be used. Reload the page and try again.")
 BAD_BODY = N_("Send the WebRTC offer as application/sdp, or as multipart/form-data with an sdp part.")
 NO_CALL = N_("This call does not exist or has already ended.")
+OWNER_BUSY = N_("The server holding this call did not answer. Try hanging up again in a moment.")
 UPSTREAM_TIMEOUT = N_("Connecting to the voice service timed out. Please try again later.")
 MAX_SESSION_BYTES = 64 * 1024
 
@@ -100,7 +102,7 @@ async def create_call(request: Request) -> Response:
     if session_config is None and secret is not None and secret.session:
         session_config = secret.session  # the session the app's backend minted the ek_ key with
     try:
-        slot = svc.calls.admit(user.id)
+        slot = await svc.calls.admit(user.id, "webrtc")
     except AdmissionError as exc:
         logger.info("call refused", user_id=user.id, code=exc.code)
         return _error(exc.status, exc.code, exc.message, **({"retry_after": 5} if exc.status == 503 else {}))
@@ -136,7 +138,12 @@ async def create_call(request: Request) -> Response:
 
 @api_login_required
 async def hang_up(request: Request) -> Response:
-    if await services(request).calls.hang_up(request.path_params["call_id"], request.state.user.id):
+    """Whichever process received it: the call's owner (named by its id) hangs it up."""
+    try:
+        ended = await services(request).router.run("hangup", request.path_params["call_id"], request.state.user.id)
+    except OwnerUnreachable:
+        return _error(503, "call_owner_busy", OWNER_BUSY, retry_after=2)
+    if ended is not None:
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
     return _error(404, "call_not_found", NO_CALL)
 

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from web.media.calls import AdmissionError, CallRegistry
+from web.media.calls import AdmissionError, CallRegistry, Slot
 from web.media.calls.upstream import RealtimeSessionLike
 from web.media.ws.call import WsCall
 from web.media.ws.protocol import parse_subprotocols, reject_websocket
@@ -60,13 +60,13 @@ async def _serve(svc: Services, scope: Scope, receive: Receive, send: Send) -> N
         await reject_websocket_over_quota(scope, send, over_quota)
         return
     try:
-        slot = svc.calls.admit(user_id)
+        slot = await svc.calls.admit(user_id, "websocket")
     except AdmissionError as exc:
         logger.info("websocket call refused", user_id=user_id, code=exc.code)
         await reject_websocket(scope, send, exc.status, exc.code)
         return
     try:
-        call = _build_call(svc, svc.calls, state, user_id)
+        call = _build_call(svc, svc.calls, state, slot)
     except BaseException:
         svc.calls.cancel(slot)
         raise
@@ -75,8 +75,8 @@ async def _serve(svc: Services, scope: Scope, receive: Receive, send: Send) -> N
     await call.serve(WebSocket(scope, receive, send), accept, send)
 
 
-def _build_call(svc: Services, registry: CallRegistry, state: dict[str, object], user_id: int) -> WsCall:
-    call_id = registry.new_call_id("ws")
+def _build_call(svc: Services, registry: CallRegistry, state: dict[str, object], slot: Slot) -> WsCall:
+    call_id, user_id = slot.call_id, slot.user_id
     credential = credential_of(state)
     context = {"call_id": call_id, "user_id": user_id, "auth_method": state.get("auth_method"),
                "request_id": state.get("request_id")}

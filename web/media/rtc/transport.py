@@ -45,7 +45,7 @@ class RtcTransport:
         """Build and open a call for an admitted slot; returns (call, answer SDP). Raises `OfferError` for a bad
         offer and the upstream's error when it cannot start; the slot is released on every failure path."""
         registry = self.registry
-        call_id = registry.new_call_id("rtc")
+        call_id = slot.call_id
         try:
             session = registry.new_session(call_id, slot.user_id, "webrtc", credential,
                                            {"call_id": call_id, **(log_context or {})})
