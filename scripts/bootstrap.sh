@@ -32,6 +32,8 @@ if ((WANT_TEST)); then
   apt_install chromium fonts-wqy-microhei espeak-ng sox postgresql iproute2 util-linux
   # real TURN relay and simulated networks (namespaces with NAT and firewall rules) for the network tests
   apt_install coturn nftables
+  # several gateway nodes behind a real load balancer (tests/test_cluster_nodes.py)
+  apt_install haproxy
   # the AudioWorklet DSP tests run the page's worklet under Node.js
   command -v node >/dev/null 2>&1 || apt_install nodejs
   command -v npm >/dev/null 2>&1 || apt_install npm

@@ -50,9 +50,15 @@ def _read_password(args: argparse.Namespace) -> str:
 async def _users(args: argparse.Namespace) -> int:
     from web.accounts.passwords import PasswordPolicyError
     from web.accounts.users import AccountError
+    from web.cluster.wiring import broadcast_revocation
     from web.services import build_services
 
     svc = build_services(load_settings())
+
+    async def tell_the_servers(handles: list[str]) -> None:  # live calls on every node end now, not at the sweep
+        await broadcast_revocation(svc, handles)
+
+    svc.sessions.add_revocation_listener(tell_the_servers)
     try:
         await svc.db.migrate()
         if args.action == "list":
