@@ -56,3 +56,15 @@ async def test_readiness_status_is_public_and_its_details_are_not(app_factory: A
         assert detailed.status_code == public.status_code and "checks" in detailed.json()
         assert "checks" in (await local.get("/health/ready")).json()
         assert (await outsider.get("/health")).json() == {"status": "ok"}  # liveness stays open to any probe
+
+
+async def test_sign_ins_refused_before_hashing_are_exported_as_login_busy_total(app_factory: AppFactory) -> None:
+    app = await app_factory()
+    admission = app.state.services.login_admission
+    async with _from(app, "127.0.0.1") as local:
+        assert "\nlogin_busy_total 0" in (await local.get("/metrics")).text
+        with admission.enter("", "127.0.0.1"), admission.enter("", "127.0.0.1"):  # the address's places are taken
+            refused = await login(local, "someone@example.com", "Wrong-passw0rd")
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "5"
+        await app.state.monitoring.collector.tick(0.0)  # gauges are sampled each tick; take one now
+        assert "\nlogin_busy_total 1" in (await local.get("/metrics")).text
