@@ -1,8 +1,11 @@
 """Sign-in during a flood of wrong-password requests: does a real user still get in, how long does it take, and does
 `/health` stay fast? Attackers post from changing client addresses (X-Forwarded-For written by a trusted proxy, one
-hop), the real user signs in from a browser that signed in before (it holds the known-device cookie).
+hop). The real user signs in from a browser that signed in before (case `returning`: it holds the known-device
+cookie) or from one that never did (`first-time`). The attackers' addresses come from two /16 networks
+(198.18.0.0/15), or in the `-spread` cases from anywhere in the IPv4 unicast space (a botnet or proxy pool).
 
-    .venv/bin/python -m bench.login_flood [--attackers 40 100] [--seconds 12] [--out docs/login-flood.json]
+    .venv/bin/python -m bench.login_flood [--attackers 40 100] [--seconds 12] [--cases returning first-time]
+        [--out docs/login-flood.json]
 
 The server is the real app under uvicorn (`python -m web serve`) with the production argon2 parameters.
 """
@@ -38,10 +41,20 @@ async def _form_token(client: httpx.AsyncClient) -> str:
     return match.group(1)
 
 
-async def _attacker(client: httpx.AsyncClient, token: str, n: int, stop_at: float, statuses: list[int]) -> None:
+CASES = ("returning", "first-time", "returning-spread", "first-time-spread")
+
+
+def _attack_address(rng: random.Random, spread: bool) -> str:
+    if spread:
+        return f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+    return f"198.{rng.randrange(18, 20)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+
+
+async def _attacker(client: httpx.AsyncClient, token: str, n: int, stop_at: float, statuses: list[int],
+                    spread: bool) -> None:
     rng = random.Random(n)
     while time.monotonic() < stop_at:
-        address = f"198.{rng.randrange(18, 20)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        address = _attack_address(rng, spread)
         try:
             response = await client.post("/login", headers={"X-Forwarded-For": address}, data={
                 "email": f"victim{rng.randrange(1000)}@example.com", "password": "wrong-password-1",
@@ -94,9 +107,11 @@ print(json.dumps({"latencies": latencies, "errors": errors}))
 """
 
 
-async def flood(base_url: str, attackers: int, seconds: float, tries: int = 4) -> dict[str, Any]:
+async def flood(base_url: str, attackers: int, seconds: float, tries: int = 4,
+                case: str = "returning") -> dict[str, Any]:
     """Run one flood; returns the real user's results, the attackers' statuses and the /health probe."""
-    cookies = await real_user_cookie(base_url)
+    cookies = await real_user_cookie(base_url) if case.startswith("returning") else httpx.Cookies()
+    spread = case.endswith("-spread")
     probe = await asyncio.create_subprocess_exec(sys.executable, "-c", _PROBE, base_url + "/health", str(seconds),
                                                  stdout=asyncio.subprocess.PIPE)
     statuses: list[int] = []
@@ -105,7 +120,8 @@ async def flood(base_url: str, attackers: int, seconds: float, tries: int = 4) -
     async with httpx.AsyncClient(base_url=base_url, headers={"Origin": base_url}, timeout=30, limits=limits) as shared:
         token = await _form_token(shared)
         stop_at = time.monotonic() + seconds
-        flood_tasks = [asyncio.create_task(_attacker(shared, token, n, stop_at, statuses)) for n in range(attackers)]
+        flood_tasks = [asyncio.create_task(_attacker(shared, token, n, stop_at, statuses, spread))
+                       for n in range(attackers)]
         await asyncio.sleep(min(2.0, seconds / 4))  # the queue is full by now
         real = await _real_user(base_url, cookies, tries)
         await asyncio.gather(*flood_tasks)
@@ -113,7 +129,7 @@ async def flood(base_url: str, attackers: int, seconds: float, tries: int = 4) -
     health = json.loads(out)
     latencies_ms = [x * 1000 for x in health["latencies"]]
     return {
-        "attackers": attackers, "seconds": seconds,
+        "case": case, "attackers": attackers, "seconds": seconds,
         "real_user": {"statuses": [s for s, _ in real], "successes": sum(1 for s, _ in real if s == 303),
                       "tries": tries, "seconds": [round(t, 3) for _, t in real],
                       "median_s": round(statistics.median(t for _, t in real), 3)},
@@ -127,13 +143,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attackers", type=int, nargs="+", default=[40, 100])
     parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     runs = []
-    for attackers in args.attackers:
-        with tempfile.TemporaryDirectory() as tmp, run_live_server(Path(tmp), SERVER_ENV) as server:
-            runs.append(asyncio.run(flood(server.base_url, attackers, args.seconds)))
-        print(json.dumps(runs[-1]), flush=True)
+    for case in args.cases:
+        for attackers in args.attackers:
+            with tempfile.TemporaryDirectory() as tmp, run_live_server(Path(tmp), SERVER_ENV) as server:
+                runs.append(asyncio.run(flood(server.base_url, attackers, args.seconds, case=case)))
+            print(json.dumps(runs[-1]), flush=True)
     result = {"machine": machine(), "runs": runs}
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 
 from tests.conftest import BASE_URL, AppFactory
 from tests.support.auth import login
+from web.accounts.networks import client_key
 
 AZURE = {"realtime_upstream": "azure", "azure_openai_realtime_endpoint": "https://secret-host.example.com",
          "azure_openai_realtime_api_key": "k" * 32, "azure_openai_realtime_deployment_name": "secret-deployment"}
@@ -56,3 +57,16 @@ async def test_readiness_status_is_public_and_its_details_are_not(app_factory: A
         assert detailed.status_code == public.status_code and "checks" in detailed.json()
         assert "checks" in (await local.get("/health/ready")).json()
         assert (await outsider.get("/health")).json() == {"status": "ok"}  # liveness stays open to any probe
+
+
+async def test_sign_ins_refused_before_hashing_are_exported_as_login_busy_total(app_factory: AppFactory) -> None:
+    app = await app_factory()
+    admission = app.state.services.login_admission
+    async with _from(app, "127.0.0.1") as local:
+        assert "\nlogin_busy_total 0" in (await local.get("/metrics")).text
+        client = client_key("127.0.0.1")
+        with admission.enter("", client), admission.enter("", client):  # the address's places are taken
+            refused = await login(local, "someone@example.com", "Wrong-passw0rd")
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "5"
+        await app.state.monitoring.collector.tick(0.0)  # gauges are sampled each tick; take one now
+        assert "\nlogin_busy_total 1" in (await local.get("/metrics")).text

@@ -133,10 +133,14 @@ def _wait_healthy(server: LiveServer, timeout: float) -> None:
             time.sleep(_POLL_S)
 
 
-def _spawn(tmp_dir: Path, data_dir: Path, env: Mapping[str, str] | None, extra_args: tuple[str, ...]) -> LiveServer:
+def _spawn(tmp_dir: Path, data_dir: Path, env: Mapping[str, str] | None, extra_args: tuple[str, ...],
+           uvicorn_args: tuple[str, ...] | None) -> LiveServer:
     port = free_port()
     log_path = tmp_dir / f"server-{port}.log"
     argv = [sys.executable, "-m", "web", "serve", "--host", "127.0.0.1", "--port", str(port), *extra_args]
+    if uvicorn_args is not None:  # uvicorn's own command line, as a Procfile runs it, with the caller's options
+        argv = [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1",
+                "--port", str(port), *uvicorn_args]
     with open(log_path, "wb") as log_file:
         # cwd is the temp dir, so the app never reads the developer's .env in the repository
         process = subprocess.Popen(
@@ -157,12 +161,14 @@ def run_live_server(
     *,
     extra_args: tuple[str, ...] = (),
     startup_timeout: float = STARTUP_TIMEOUT_S,
+    uvicorn_args: tuple[str, ...] | None = None,
 ) -> Iterator[LiveServer]:
-    """Start `python -m web serve` on a free loopback port with DATA_DIR under `tmp_dir`; stop it on exit."""
+    """Start `python -m web serve` on a free loopback port with DATA_DIR under `tmp_dir`; stop it on exit.
+    With `uvicorn_args`, start `python -m uvicorn --factory web.app:create_app` with those options instead."""
     data_dir = tmp_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, _START_ATTEMPTS + 1):
-        server = _spawn(tmp_dir, data_dir, env, extra_args)
+        server = _spawn(tmp_dir, data_dir, env, extra_args, uvicorn_args)
         try:
             _wait_healthy(server, startup_timeout)
             break
@@ -184,6 +190,7 @@ class LiveServerFactory(Protocol):
         *,
         extra_args: tuple[str, ...] = (),
         startup_timeout: float = STARTUP_TIMEOUT_S,
+        uvicorn_args: tuple[str, ...] | None = None,
     ) -> LiveServer: ...
 
 
@@ -198,13 +205,15 @@ def live_server_factory(tmp_path: Path) -> Iterator[LiveServerFactory]:
             *,
             extra_args: tuple[str, ...] = (),
             startup_timeout: float = STARTUP_TIMEOUT_S,
+            uvicorn_args: tuple[str, ...] | None = None,
         ) -> LiveServer:
             nonlocal count
             count += 1
             directory = tmp_path / f"server{count}"
             directory.mkdir()
             return stack.enter_context(
-                run_live_server(directory, env, extra_args=extra_args, startup_timeout=startup_timeout)
+                run_live_server(directory, env, extra_args=extra_args, startup_timeout=startup_timeout,
+                                uvicorn_args=uvicorn_args)
             )
 
         yield start

@@ -1,4 +1,5 @@
-"""Sign-in admission: how many sign-ins one client address, and one account, may have in flight at once.
+"""Sign-in admission: how many sign-ins one client (an IPv4 address or an IPv6 /64, web/accounts/networks.py), and
+one account, may have in flight at once.
 
 Checked after the throttle and before a request may queue for a password hash, so one source can hold at most its
 share of the hash queue however fast it sends; the excess is refused at once (429) and counted by the throttle.

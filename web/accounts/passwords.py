@@ -2,8 +2,10 @@
 
 One verify costs ~250 ms of CPU with the default parameters, so hashing runs in its own small thread pool and at most
 `concurrency` hashes run at once. Callers beyond a short queue are told to retry instead of piling up, so a login
-flood cannot slow down the rest of the app (argon2-cffi releases the GIL while hashing), and returning browsers wait
-in a lane of their own that a flood cannot fill.
+flood cannot slow down the rest of the app (argon2-cffi releases the GIL while hashing). Returning browsers wait in a
+lane of their own that a flood cannot fill; within each lane the places are shared fairly between the callers'
+queue paths (network prefixes, web/accounts/fair_queue.py), so a flood from a few networks cannot take a first-time
+user's turn, and nobody waits longer than `max_wait_s`.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from web.accounts.fair_queue import FairQueue, QueueFull
 from web.i18n import N_
 
 MIN_PASSWORD_LENGTH = 8
@@ -57,16 +59,19 @@ def check_password_policy(password: str) -> None:
 class PasswordService:
     """`concurrency` hashes run at once; callers wait in one of two bounded lanes. The priority lane (sign-ins from a
     browser that signed in to that account before) is always served first, so a flood of strangers filling the
-    normal lane cannot lock returning users out; a full lane answers HasherBusy at once."""
+    normal lane cannot lock returning users out. A full lane answers HasherBusy at once, unless the caller's path
+    may take the place of a waiter from a larger group (who then gets HasherBusy); so does a wait beyond
+    `max_wait_s`."""
 
     def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int, concurrency: int,
-                 max_waiting: int = 32, max_priority_waiting: int = 8) -> None:
+                 max_waiting: int = 32, max_priority_waiting: int = 8, max_wait_s: float = 10.0) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2",
                                             initializer=_lower_thread_priority)
         self._free = concurrency
-        self._lanes: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
-        self._limits = {True: max_priority_waiting, False: max_waiting}
+        self._lanes: dict[bool, FairQueue[asyncio.Future[None]]] = {
+            True: FairQueue(max_priority_waiting), False: FairQueue(max_waiting)}
+        self._max_wait_s = max_wait_s
         # Verifying against this keeps the timing of "unknown user" close to "wrong password".
         self._dummy_hash = self._hasher.hash("dummy-password-for-timing")
 
@@ -74,41 +79,46 @@ class PasswordService:
     def waiting(self) -> int:
         return sum(len(lane) for lane in self._lanes.values())
 
-    def check_capacity(self, *, priority: bool = False) -> None:
+    def check_capacity(self, *, priority: bool = False, path: tuple[str, ...] = ()) -> None:
         """HasherBusy now if a verify would be refused, so callers skip their own work (the account lookup) first."""
-        if self._free <= 0 and len(self._lanes[priority]) >= self._limits[priority]:
+        if self._free <= 0 and not self._lanes[priority].can_admit(path):
             raise HasherBusy("password hashing queue is full")
 
-    async def _acquire(self, priority: bool) -> None:
+    async def _acquire(self, priority: bool, path: tuple[str, ...]) -> None:
         if self._free > 0 and not self.waiting:
             self._free -= 1
             return
         lane = self._lanes[priority]
-        if len(lane) >= self._limits[priority]:
-            raise HasherBusy("password hashing queue is full")
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        lane.append(waiter)
         try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter in lane:
-                lane.remove(waiter)
-            elif waiter.done() and not waiter.cancelled():
-                self._release()  # the slot was handed to us just as we were cancelled: pass it on
+            displaced = lane.push(path, waiter)
+        except QueueFull:
+            raise HasherBusy("password hashing queue is full") from None
+        if displaced is not None and not displaced.done():
+            displaced.set_exception(HasherBusy("a caller from a smaller group took this place"))
+        try:
+            async with asyncio.timeout(self._max_wait_s):
+                await waiter
+        except (asyncio.CancelledError, TimeoutError) as exc:
+            if not lane.remove(path, waiter) and waiter.done() and not waiter.cancelled() \
+                    and waiter.exception() is None:
+                self._release()  # the slot was handed to us just as we gave up: pass it on
+            if isinstance(exc, TimeoutError):
+                raise HasherBusy("waited too long for a password check") from None
             raise
 
     def _release(self) -> None:
         for priority in (True, False):
             lane = self._lanes[priority]
-            while lane:
-                waiter = lane.popleft()
+            while len(lane):
+                waiter = lane.pop()
                 if not waiter.done():
                     waiter.set_result(None)  # the slot goes straight to the next waiter
                     return
         self._free += 1
 
-    async def _run(self, fn: object, *args: str, priority: bool = False) -> object:
-        await self._acquire(priority)
+    async def _run(self, fn: object, *args: str, priority: bool = False, path: tuple[str, ...] = ()) -> object:
+        await self._acquire(priority, path)
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, fn, *args)  # type: ignore[arg-type]
@@ -118,10 +128,12 @@ class PasswordService:
     async def hash(self, password: str) -> str:
         return str(await self._run(self._hasher.hash, password))
 
-    async def verify(self, password_hash: str | None, password: str, *, priority: bool = False) -> bool:
-        """True when `password` matches; with `password_hash=None` runs a dummy verify and returns False."""
+    async def verify(self, password_hash: str | None, password: str, *, priority: bool = False,
+                     path: tuple[str, ...] = ()) -> bool:
+        """True when `password` matches; with `password_hash=None` runs a dummy verify and returns False. `path`
+        names the caller's group for a fair share of the wait queue (web/accounts/networks.py for sign-ins)."""
         target = password_hash or self._dummy_hash
-        ok = bool(await self._run(self._verify_sync, target, password, priority=priority))
+        ok = bool(await self._run(self._verify_sync, target, password, priority=priority, path=path))
         return ok and password_hash is not None
 
     def _verify_sync(self, password_hash: str, password: str) -> bool:

@@ -15,6 +15,7 @@ from web.accounts.admission import AdmissionRefused
 from web.accounts.known_device import COOKIE as KNOWN_DEVICE
 from web.accounts.known_device import MAX_AGE_S as KNOWN_DEVICE_MAX_AGE_S
 from web.accounts.known_device import is_known, remember
+from web.accounts.networks import client_key, network_path
 from web.accounts.passwords import HasherBusy, PasswordPolicyError
 from web.accounts.users import normalize_email
 from web.auth.guards import AUTH_FAILED, is_htmx, login_required
@@ -92,11 +93,14 @@ async def login_submit(request: Request) -> Response:
         return _login_form(request, status=429, error=gettext(THROTTLED) % {"seconds": verdict.retry_after_s},
                            email=email, next_url=next_url, headers={"Retry-After": str(verdict.retry_after_s)})
     known = is_known(svc.settings.secret_key, read_cookies(request.scope).get(KNOWN_DEVICE), email)
+    # A flood on the account spares its returning browsers, which share their lane between accounts; everyone else
+    # shares the normal lane between networks. Capacity is checked before the account lookup, not after.
+    path = (email,) if known else network_path(ip)
     try:
-        with svc.login_admission.enter("" if known else email, ip):  # a flood on the account spares its browser
-            svc.passwords.check_capacity(priority=known)  # refuse before the account lookup, not after
+        with svc.login_admission.enter("" if known else email, client_key(ip)):
+            svc.passwords.check_capacity(priority=known, path=path)
             found = await svc.users.get_with_hash(email) if email else None
-            verified = await svc.passwords.verify(found[1] if found else None, password, priority=known)
+            verified = await svc.passwords.verify(found[1] if found else None, password, priority=known, path=path)
     except (HasherBusy, AdmissionRefused) as exc:
         svc.throttle.record_failure("", ip)  # counted against the address only: a flood cannot lock the account
         svc.counters["login_busy_total"] += 1
