@@ -35,8 +35,16 @@ async def broadcast_revocation(svc: Services, handles: list[str]) -> None:
             logger.warning("could not tell the other processes about a revocation", error=str(exc))
 
 
+async def _end(call: LiveCall, body: Message) -> Message:
+    """End a call for a reason, with a last event for the client (an administrator's «end call»)."""
+    note = body.get("note")
+    await call.close(str(body.get("reason") or "ended"), note if isinstance(note, dict) else None)
+    return {}
+
+
 def wire_cluster(svc: Services, monitoring: Monitoring) -> None:
     svc.router.register("hangup", _hang_up_with(svc))
+    svc.router.register("end", _end)
     svc.router.register("server_view", server_view_operation)
 
     async def revoked_elsewhere(body: Message) -> None:

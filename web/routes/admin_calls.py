@@ -1,4 +1,5 @@
-"""The console's live calls (this process's, through the call registry's public methods), usage with its chart and
+"""The console's live calls (this process's, through the call registry's public methods; ending one reaches its owner
+on any process), usage with its chart and
 CSV export, and the audit log."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from web.admin import audit
 from web.auth.guards import admin_required
+from web.cluster.router import OwnerUnreachable
 from web.i18n import N_, gettext
 from web.media.calls import notice
 from web.routes.admin_people import fmt_time
@@ -21,7 +23,6 @@ from web.templating import render
 from web.usage.chart import usage_chart
 from web.usage.guard import bilingual
 from web.usage.reports import DAY_S, csv_export, daily, top_users
-from web.usage.wiring import end_live_call
 
 ENDED_BY_ADMIN = N_("An administrator ended this call.")
 MAX_CSV_DAYS = 400
@@ -63,7 +64,11 @@ async def end_call(request: Request) -> Response:
     svc = services(request)
     call_id = request.path_params["call_id"]
     note = notice(bilingual(ENDED_BY_ADMIN), "admin_ended")
-    if await end_live_call(svc.calls, call_id, "admin_ended", note):
+    try:  # the process that owns the call ends it, whichever received this request
+        ended = await svc.router.run("end", call_id, None, {"reason": "admin_ended", "note": note})
+    except OwnerUnreachable:
+        ended = None
+    if ended is not None:
         await audit.record(svc.db, svc.sessions.clock(), request.state.user, "call.end", call_id)
     return RedirectResponse("/admin/calls", status_code=303)
 
