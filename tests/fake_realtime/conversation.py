@@ -46,8 +46,15 @@ class FakeConversation:
         self._audio_items: dict[str, int] = {}  # assistant item id -> audio ms streamed
 
     async def send(self, event: Event) -> None:
-        if self.stalled or (self.protocol == "beta" and event["type"] == "conversation.item.done"):
-            return  # beta announces an item once, as conversation.item.created
+        if self.stalled:
+            return
+        if self.protocol == "beta" and event["type"] in ("conversation.item.added", "conversation.item.done"):
+            # beta announces an item once, as conversation.item.created: a response's item when it starts (in
+            # progress), any other item when it is complete
+            replying = (event.get("item") or {}).get("role") == "assistant"
+            if replying != (event["type"] == "conversation.item.added"):
+                return
+            event = {**event, "type": "conversation.item.added"}  # spelt conversation.item.created by to_protocol
         with contextlib.suppress(ConnectionClosed):
             await self.ws.send(json.dumps(to_protocol(event, self.protocol)))
 
