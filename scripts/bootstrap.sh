@@ -30,6 +30,9 @@ $PY -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
 if ((WANT_TEST)); then
   apt_install chromium fonts-wqy-microhei espeak-ng sox postgresql iproute2 util-linux
+  # Firefox for the browser tests (driven by puppeteer-core over WebDriver BiDi), with a PulseAudio null sink as its
+  # audio output: headless Firefox without an output device never runs an AudioContext
+  apt_install firefox-esr pulseaudio
   # real TURN relay and simulated networks (namespaces with NAT and firewall rules) for the network tests
   apt_install coturn nftables
   # several gateway nodes behind a real load balancer (tests/test_cluster_nodes.py)
@@ -37,6 +40,13 @@ if ((WANT_TEST)); then
   # the AudioWorklet DSP tests run the page's worklet under Node.js
   command -v node >/dev/null 2>&1 || apt_install nodejs
   command -v npm >/dev/null 2>&1 || apt_install npm
+  # tests/js (Agents SDK 0.20.0, puppeteer-core 24.43.1) runs on Node 18 (Debian 12) and 20; some dependencies
+  # declare newer engines (openai: >=22), which npm only warns about (EBADENGINE)
+  NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
+  if ((NODE_MAJOR < 18)); then
+    echo "error: tests/js needs Node.js 18 or newer, found $(node --version); install a newer nodejs" >&2
+    exit 1
+  fi
   # the real OpenAI clients (Agents SDK) for the OpenAI-compatible API tests, pinned by tests/js/package-lock.json
   JS_STAMP=tests/js/node_modules/.installed-$(sha256sum tests/js/package-lock.json | cut -c1-16)
   if [[ ! -f $JS_STAMP ]]; then

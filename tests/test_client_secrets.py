@@ -11,12 +11,14 @@ import httpx
 import pytest
 from loguru import logger
 from starlette.applications import Starlette
+from websockets.asyncio.client import connect
 
 from tests.conftest import FakeClock, make_client
 from tests.media_fixtures.rtc_client import RtcClient
 from tests.media_fixtures.wiring import wire_calls
 from tests.support.auth import csrf_token, login
 from tests.test_tokens import _create
+from tests.test_ws_helpers import next_event, serve
 
 URL = "/v1/realtime/client_secrets"
 
@@ -152,3 +154,20 @@ async def test_a_signed_in_page_using_its_key_needs_no_csrf_token_on_call_paths_
     assert call.status_code == 400  # past CSRF and auth: the offer is what is wrong
     other = await client.post("/logout", headers=bearer(key))
     assert other.status_code == 403  # elsewhere the cookie still needs its CSRF token
+
+
+async def test_a_websocket_call_started_with_the_key_gets_the_minted_session(app_factory: Any) -> None:
+    async with serve(await app_factory()) as served:
+        token = await served.token()
+        async with served.http() as device:
+            minted = await device.post(URL, headers=bearer(token), json={
+                "session": {"type": "realtime", "instructions": "Be brief."}})
+        assert minted.status_code == 200, minted.text
+        key = minted.json()["value"]
+        protocols: list[Any] = ["realtime", f"openai-insecure-api-key.{key}"]
+        async with connect(served.ws_url, subprotocols=protocols) as ws:
+            created = await next_event(ws, "session.created")
+            assert created["session"]["instructions"] == "Be brief."  # the client's own instructions, as minted
+        async with connect(served.ws_url, additional_headers=served.bearer(token)) as ws:  # the parent: no preset
+            created = await next_event(ws, "session.created")
+            assert created["session"]["instructions"] == ""

@@ -120,3 +120,32 @@ async def test_manual_turns_with_push_to_talk(fake: FakeRealtimeServer) -> None:
     assert fake.received[-1]["type"] == "response.create"
     beta_update = [e for e in fake.received if e["type"] == "session.update"][-1]
     assert beta_update["session"] == {"turn_detection": None}
+
+
+async def test_beta_items_arrive_as_ga_added_and_done_in_the_ga_order(fake: FakeRealtimeServer) -> None:
+    """The preview path announces each item once (`conversation.item.created`); clients get what the GA path sends."""
+    def item_events(events: list[dict[str, object]]) -> list[tuple[str, object, object]]:
+        shown = []
+        for event in events:
+            item = event.get("item")
+            kind = str(event["type"])
+            if kind.startswith(("conversation.item.", "response.output_item.")) and isinstance(item, dict):
+                shown.append((kind, item.get("role"), item.get("status")))
+        return shown
+
+    seen = {}
+    for mode in ("azure", "azure-preview"):
+        session = await started(fake, mode)
+        await feed(session, utterance(800))
+        seen[mode] = await collect(session, of_type("response.done"))
+        await session.close()
+    assert [c.protocol for c in fake.connections] == ["ga", "beta"]
+    assert "conversation.item.created" not in types(seen["azure-preview"])
+    assert item_events(seen["azure-preview"]) == item_events(seen["azure"]) == [
+        ("conversation.item.added", "user", "in_progress"), ("conversation.item.done", "user", "completed"),
+        ("response.output_item.added", "assistant", "in_progress"),
+        ("conversation.item.added", "assistant", "in_progress"),
+        ("response.output_item.done", "assistant", "completed"), ("conversation.item.done", "assistant", "completed")]
+    check_events(seen["azure-preview"], "ga")
+    ids = [e["event_id"] for e in seen["azure-preview"] if "event_id" in e]
+    assert len(ids) == len(set(ids))

@@ -103,6 +103,10 @@ out.quietPassesWhileReplying = mic(0.01); out.loudPassesWhileReplying = mic(0.6)
 pb.command("clear");
 o = outBuf(); pb.process([], o); out.silentAfterClear = o[0][0].every((v) => v === 0);
 out.quietPassesAfterClear = mic(0.01);
+// a microphone input without channels (Firefox: the track is disabled) still yields its 20 ms of silence
+const idle = new registry["pcm-capture"]();
+for (let b = 0; b < Math.ceil(sampleRate / 50 / block) + 1; b++) idle.process([[]]);
+out.silentInputChunks = idle.port.posted.map((c) => c.every((v) => v === 0) ? c.length : -1);
 out.reports = pb.port.posted.length;
 console.log(JSON.stringify(out));
 """
@@ -131,3 +135,4 @@ def test_worklet_dsp_under_node(rate: int) -> None:
     assert result["reports"] >= 1
     assert not result["quietPassesWhileReplying"] and result["loudPassesWhileReplying"]
     assert result["quietPassesAfterClear"]  # barge-in clears the gate with the queue
+    assert result["silentInputChunks"] == [480]  # no input channel is silence, not a stopped clock

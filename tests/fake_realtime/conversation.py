@@ -44,10 +44,20 @@ class FakeConversation:
         self._last_voiced_ms = 0
         self._last_item: str | None = None
         self._audio_items: dict[str, int] = {}  # assistant item id -> audio ms streamed
+        self._items: dict[str, Event] = {}  # the conversation's finished items, for conversation.item.retrieve
 
     async def send(self, event: Event) -> None:
-        if self.stalled or (self.protocol == "beta" and event["type"] == "conversation.item.done"):
-            return  # beta announces an item once, as conversation.item.created
+        if self.stalled:
+            return
+        if event["type"] == "conversation.item.done" and isinstance(event.get("item"), dict):
+            self._items[str(event["item"].get("id"))] = event["item"]
+        if self.protocol == "beta" and event["type"] in ("conversation.item.added", "conversation.item.done"):
+            # beta announces an item once, as conversation.item.created: a response's item when it starts (in
+            # progress), any other item when it is complete
+            replying = (event.get("item") or {}).get("role") == "assistant"
+            if replying != (event["type"] == "conversation.item.added"):
+                return
+            event = {**event, "type": "conversation.item.added"}  # spelt conversation.item.created by to_protocol
         with contextlib.suppress(ConnectionClosed):
             await self.ws.send(json.dumps(to_protocol(event, self.protocol)))
 
@@ -251,5 +261,14 @@ class FakeConversation:
         else:
             await self.emit("conversation.item.truncated", item_id=item_id, content_index=0, audio_end_ms=end_ms)
 
+    async def _on_conversation_item_retrieve(self, event: Event) -> None:
+        item_id = event.get("item_id")
+        item = self._items.get(str(item_id))
+        if item is None:
+            await self.send(error(f"Item {item_id} not found.", code="item_not_found", event_id=event.get("event_id")))
+        else:
+            await self.emit("conversation.item.retrieved", item=item)
+
     async def _on_conversation_item_delete(self, event: Event) -> None:
+        self._items.pop(str(event.get("item_id")), None)
         await self.emit("conversation.item.deleted", item_id=event.get("item_id"))

@@ -81,8 +81,14 @@ def _build_call(svc: Services, registry: CallRegistry, state: dict[str, object],
     context = {"call_id": call_id, "user_id": user_id, "auth_method": state.get("auth_method"),
                "request_id": state.get("request_id")}
 
+    secret = state.get("client_secret")
+    minted = getattr(secret, "session", None)  # the session the app's backend minted the ek_ key with
+
     def new_session() -> RealtimeSessionLike:
-        return registry.new_session(call_id, user_id, "websocket", credential, context)
+        session = registry.new_session(call_id, user_id, "websocket", credential, context)
+        if minted:
+            session.preset(minted)
+        return session
 
     # Device tokens are re-checked during the call (expiry, revocation seen by another worker). Cookie sessions are
     # ended by the revocation listeners: their idle timeout counts page requests, which a live call does not make.

@@ -38,11 +38,13 @@ class Capture extends AudioWorkletProcessor {
     this.x1 = this.x2 = this.y1 = this.y2 = 0;
     this.filter = sampleRate > RATE;
     this.buf = new Float32Array(128);
+    this.silence = new Float32Array(128);
   }
 
   process(inputs) {
-    const input = inputs[0] && inputs[0][0];
-    if (!input) return true;
+    // Firefox hands a disabled or muted microphone track over as an input with no channel: send its silence all
+    // the same, or the server's VAD, which runs on the audio it receives, never hears the pause that ends a turn.
+    const input = (inputs[0] && inputs[0][0]) || this.silence;
     if (this.buf.length < input.length) this.buf = new Float32Array(input.length);
     const x = this.buf.subarray(0, input.length);
     for (let i = 0; i < input.length; i++) {

@@ -4,6 +4,8 @@ Only the preview path (`/openai/realtime?api-version=…-preview`) needs this. G
 (`session.type`, `output_modalities`, nested `audio`) are rejected there with `unknown_parameter`, so they are mapped to
 the flat beta fields, or dropped when beta has no equivalent. Item content parts change type (`audio` →
 `output_audio`), but the `part` of `response.content_part.*` events stays `audio`/`text` in GA too (openai SDK types).
+Beta announces an item once, as `conversation.item.created`; GA clients build their history from
+`conversation.item.added` and `conversation.item.done`, so `server_events_to_ga` sends those instead.
 """
 
 from __future__ import annotations
@@ -165,3 +167,32 @@ def server_to_ga(event: Event) -> Event:
     if "item" in event:
         event["item"] = _item_to(event["item"], _PART_TO_GA, ga=True)
     return event
+
+
+def server_events_to_ga(event: Event) -> list[Event]:
+    """A beta server event → the GA events it stands for. `conversation.item.created` becomes
+    `conversation.item.added` (in progress) followed by `conversation.item.done`, unless the item is still in progress
+    (a response's output item, which beta finishes with `response.output_item.done`; GA follows that with
+    `conversation.item.done`)."""
+    ga = server_to_ga(event)
+    kind = ga.get("type")
+    if kind == "conversation.item.created":
+        ga["type"] = "conversation.item.added"
+        item = ga.get("item")
+        if not isinstance(item, dict) or item.get("status") == "in_progress":
+            return [ga]
+        done = _item_done(ga)
+        ga["item"] = {**item, "status": "in_progress"}  # as GA sends it: added in progress, then done
+        return [ga, done]
+    if kind == "response.output_item.done" and isinstance(ga.get("item"), dict):
+        return [ga, _item_done(ga)]
+    return [ga]
+
+
+def _item_done(event: Event) -> Event:
+    done: Event = {"type": "conversation.item.done", "item": event["item"]}
+    if "event_id" in event:
+        done["event_id"] = f"{event['event_id']}_done"  # event ids stay unique
+    if "previous_item_id" in event:
+        done["previous_item_id"] = event["previous_item_id"]
+    return done

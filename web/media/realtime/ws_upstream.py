@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,6 +39,7 @@ class WebSocketUpstream:
         self._config = config
         self._ws: ClientConnection | None = None
         self._beta = config.protocol == "beta"
+        self._pending: deque[Event] = deque()  # translated GA events not yet returned (one beta event can be two)
 
     def __repr__(self) -> str:
         return f"WebSocketUpstream(mode={self._config.mode!r}, protocol={self._config.protocol!r})"
@@ -100,6 +102,8 @@ class WebSocketUpstream:
         ws = self._ws
         if ws is None:
             raise self._error("closed", "not connected")
+        if self._pending:
+            return self._pending.popleft()
         while True:
             try:
                 raw = await ws.recv()
@@ -110,7 +114,11 @@ class WebSocketUpstream:
             except ValueError:
                 continue  # a frame that is not JSON is not a Realtime event; nothing a client could use
             if isinstance(event, dict) and isinstance(event.get("type"), str):
-                return beta.server_to_ga(event) if self._beta else event
+                if not self._beta:
+                    return event
+                first, *rest = beta.server_events_to_ga(event)
+                self._pending.extend(rest)
+                return first
 
     def _closed(self, exc: ConnectionClosed) -> UpstreamError:
         frame = exc.rcvd
