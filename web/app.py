@@ -19,6 +19,7 @@ from web.admin.first_password import PasswordChangeMiddleware
 from web.auth.middleware import SessionAuthMiddleware
 from web.auth.oidc.service import build_sso
 from web.auth.sessions import cookie_name
+from web.db import DatabaseError
 from web.i18n import LocaleMiddleware
 from web.logs import setup_logging
 from web.media.calls import CallRegistry, Credential
@@ -26,7 +27,7 @@ from web.media.realtime import resolve_upstream
 from web.middleware.request_context import RequestContextMiddleware
 from web.monitor.monitoring import Monitoring
 from web.routes import get_routes
-from web.routes.errors import http_error, server_error
+from web.routes.errors import database_unavailable, http_error, server_error
 from web.security.body_deadline import BodyDeadlineMiddleware
 from web.security.client_address import ClientAddressMiddleware
 from web.security.cors import CORSMiddleware
@@ -169,7 +170,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         debug=False,
         routes=get_routes(),
         middleware=middleware,
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={HTTPException: http_error, DatabaseError: database_unavailable, Exception: server_error},
         lifespan=lifespan,
     )
     app.outer = [

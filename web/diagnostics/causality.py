@@ -24,14 +24,15 @@ def _failed(result: CheckResult) -> bool:
     return result.status == FAIL
 
 
-def _database_down(result: CheckResult) -> bool:
+def database_down(result: CheckResult) -> bool:
+    """A readiness row that failed because the server's database is down."""
     return result.status == FAIL and "database" in (result.data.get("down") or ())
 
 
 _CALL_PATH = ("browser", "upstream", "signalling", "media_path")
 # row -> the rows it depends on, most basic first; each with the test that says "that row owns the failure"
 DEPENDS_ON: dict[str, tuple[tuple[str, Owner], ...]] = {
-    "session": (("readiness", _database_down),),
+    "session": (("readiness", database_down),),
     "audio_devices": (("mic_permission", _failed),),
     "mic_level": (("mic_permission", _failed), ("audio_devices", _failed)),
     "ice": (("browser", _failed),),
@@ -58,6 +59,11 @@ def owner(check_id: str, earlier: Mapping[str, CheckResult]) -> str | None:
         if owns(found):
             return dep
     return None
+
+
+def deferred(check_id: str, dep: str, own_status: str = SKIP) -> CheckResult:
+    """A row that cannot run because `dep` owns the cause (e.g. the database is down, so nobody can be signed in)."""
+    return CheckResult(check_id, SKIP, t(DEFERRED, row=dep), (), {DEFERRED_KEY: dep, "own_status": own_status})
 
 
 def defer(result: CheckResult, earlier: Mapping[str, CheckResult]) -> CheckResult:

@@ -93,7 +93,7 @@
       readiness: async function () {
         var res = await timedFetch(cfg.readyUrl, {}, 5000), body = {};
         try { body = await res.json(); } catch (e) { /* not JSON: the status says enough */ }
-        return {status: res.status, checks: body.checks || {}};
+        return {status: res.status, checks: body.checks || {}, down: body.down || []};
       },
       session: async function () {
         var t0 = Date.now(), res = await timedFetch(cfg.meUrl, {headers: {"Accept": "application/json"}}, 5000), t1 = Date.now();
@@ -297,8 +297,21 @@
     }
 
     function includeIps() { var box = document.getElementById("diag-include-ips"); return !!(box && box.checked); }
+    async function unsavedSummary() {  // no report (the database is down): the summary of the rows shown
+      var shown = [].map.call(document.querySelectorAll(".diag-row"), function (r) {
+        var value = r.querySelector(".diag-value");
+        return {check: r.dataset.check, status: r.dataset.status, deferred_to: r.dataset.deferred || "",
+          value: value ? value.textContent : "", fixes: [].map.call(r.querySelectorAll(".diag-fixes li"), function (li) { return li.textContent; })};
+      });
+      var body = new URLSearchParams(); body.set("payload", JSON.stringify({rows: shown}));
+      try {
+        var res = await timedFetch(cfg.summaryUrl, {method: "POST", body: body,
+          headers: {"X-CSRF-Token": csrf(), "HX-Request": "true"}}, 10000);
+        if (res.ok) document.getElementById("diag-summary").outerHTML = await res.text();
+      } catch (e) { /* the rows already show what failed */ }
+    }
     async function finishReport() {
-      if (!st.reportId) return;
+      if (!st.reportId) return unsavedSummary();
       progress.textContent = cfg.textSaving;
       if (!st.speakerAnswered) await post("speaker", speakerValues(""));  // recorded as waiting; the buttons stay
       var pair = st.pair || {}, keep = {local_type: pair.local_type, remote_type: pair.remote_type, protocol: pair.protocol, relay_protocol: pair.relay_protocol};
