@@ -125,9 +125,13 @@ async def _remote(run: Run, options: Options) -> None:
         elif not signed_in:
             run.skip(LOGIN_CHECKS, NEEDS_LOGIN, PASS_CREDENTIALS)
         else:
-            run.add(_from_server("upstream", await probe_http.server_check(http, csrf, "upstream",
-                                                                            report_id=run.report_id)))
-            await _call(run, http, csrf, options)
+            upstream = _from_server("upstream", await probe_http.server_check(http, csrf, "upstream",
+                                                                               report_id=run.report_id))
+            run.add(upstream)
+            if upstream.status == FAIL:  # a call cannot get an answer: its rows defer to the upstream row, at once
+                run.results.extend(causality.deferred(c, "upstream") for c in CALL_CHECKS)
+            else:
+                await _call(run, http, csrf, options)
             available, values = await probe_http.websocket(options.url, http.cookies)
             run.add(rules_call.websocket(Values(values), available), values)
         await _save(run, http, csrf)

@@ -216,7 +216,9 @@
     }
     async function callPhase() {
       st.callPosted = {};
-      try { await callSteps(); } catch (e) { /* e.g. no RTCPeerConnection: the rows below say "not measured" */ }
+      // the AI service row failed: no call can get an answer, so its rows defer to that row at once
+      var upstreamFailed = rowEl("upstream") && rowEl("upstream").dataset.status === "fail";
+      try { if (!upstreamFailed) await callSteps(); } catch (e) { /* e.g. no RTCPeerConnection: the rows below say "not measured" */ }
       for (var k = 0; k < CALL_ROWS.length; k++) if (!st.callPosted[CALL_ROWS[k]]) await post(CALL_ROWS[k], {});
     }
     async function callSteps() {
