@@ -98,9 +98,11 @@ async def test_page_names_each_browser_and_session_fault(tmp_path: Path, capsys:
 
         expired = Fault("expired session", "session", ("认证失败，请重新登录",))
         lines.append(await run_case(browser, url, expired, before_run=expire_sessions))
-    async with serve(tmp_path / "deny") as (url, _app), \
-            launch_chromium(BrowserOptions(deny_mic=True)) as denying:
-        denied = Fault("microphone denied", "mic_permission", ("NotAllowedError", "麦克风"))
-        lines.append(await run_case(denying, url, denied, grant_mic=False))
+        async with launch_chromium(BrowserOptions(deny_mic=True)) as denying:
+            denied = Fault("microphone denied", "mic_permission", ("NotAllowedError", "麦克风"))
+            lines.append(await run_case(denying, url, denied, grant_mic=False))
+        async with launch_chromium(BrowserOptions(fake_device=False)) as deviceless:  # this host has no sound card
+            missing = Fault("no microphone", "mic_permission", ("NotFoundError", "未找到麦克风"))
+            lines.append(await run_case(deviceless, url, missing))
     with capsys.disabled():
         print("\n" + "\n".join(f"[faults] page {line}" for line in lines))

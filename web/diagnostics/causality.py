@@ -29,6 +29,11 @@ def database_down(result: CheckResult) -> bool:
     return result.status == FAIL and "database" in (result.data.get("down") or ())
 
 
+def _server_busy(result: CheckResult) -> bool:
+    """A call refused because the server is at its call limit: a WebSocket call is refused the same way."""
+    return result.status == FAIL and result.data.get("error_code") == "server_busy"
+
+
 _CALL_PATH = ("browser", "upstream", "signalling", "media_path")
 # row -> the rows it depends on, most basic first; each with the test that says "that row owns the failure"
 DEPENDS_ON: dict[str, tuple[tuple[str, Owner], ...]] = {
@@ -43,7 +48,7 @@ DEPENDS_ON: dict[str, tuple[tuple[str, Owner], ...]] = {
     **{row: tuple((dep, _failed) for dep in ("browser", "signalling", "media_path"))
        for row in ("rtt", "jitter", "packet_loss", "bitrate", "mos")},
     "server_view": tuple((row, _failed) for row in (*_CALL_PATH, "echo")),
-    "websocket": (("browser", _failed), ("upstream", _failed)),
+    "websocket": (("browser", _failed), ("upstream", _failed), ("signalling", _server_busy)),
 }
 
 

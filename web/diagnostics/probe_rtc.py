@@ -185,7 +185,8 @@ async def run_call(http: httpx.AsyncClient, csrf: str, *, mode: str, ice: dict[s
         try:
             await asyncio.wait_for(connected.wait(), th.CONNECT_FAIL_MS / 1000)
         except TimeoutError:
-            out.media_path = {"state": pc.connectionState or "timeout", "server_candidates": server_candidates}
+            out.media_path = {"state": pc.connectionState or "timeout", "server_candidates": server_candidates,
+                              "page_host": urlsplit(str(http.base_url)).hostname or ""}
             return out
         pair = selected_pair(pc)
         out.media_path = {"state": "connected", "connect_ms": (time.monotonic() - started) * 1000, **pair,

@@ -69,6 +69,7 @@
         el.outerHTML = html;
         if (window.htmx) window.htmx.process(rowEl(id));
       } catch (e) { markOffline(id); }
+      if (id === "signalling" && st.signalled) st.signalled();
     }
     async function run(id, measure) {
       markRunning(id);
@@ -261,7 +262,7 @@
         st.pair = sel;
         await post("media_path", {state: connected ? "connected" : (pc.connectionState || "timeout"), connect_ms: now() - t0,
           local_type: sel.local_type, remote_type: sel.remote_type, protocol: sel.protocol, relay_protocol: sel.relay_protocol,
-          server_candidates: serverCandidates(answer)});
+          server_candidates: serverCandidates(answer), page_host: location.hostname});
         if (!connected) return;
         var quality = sampleQuality(pc);
         await post("echo", await roundTrip(pc, gain, config.mode, events));
@@ -352,8 +353,14 @@
         for (var j = 0; j < rest.length; j++) await run(rest[j], measures[rest[j]]);
         try { playTone(); } catch (e) { await post("speaker", speakerValues("")); }
         await runOne("ice");
-        await callPhase();
-        await runOne("websocket");
+        // the WebSocket is measured alongside the call (its verdict must not wait for the quality samples), and
+        // posted once the call set-up row is in: a server too busy for calls refuses WebSockets too
+        markRunning("websocket");
+        var signalled = new Promise(function (r) { st.signalled = r; });
+        var socket = Promise.all([websocketCheck().catch(function (e) { return {error: String(e && e.message || e)}; }),
+          signalled]).then(function (got) { return post("websocket", got[0]); });
+        try { await callPhase(); } finally { st.signalled(); st.signalled = null; }
+        await socket;
       } finally {
         await finishReport();
         st.busy = false; button.disabled = false;
