@@ -211,6 +211,8 @@
       var samples = [], prev = null;
       for (var i = 0; i < QUALITY_SECONDS; i++) {
         await sleep(1000);
+        if (pc.connectionState === "failed" || pc.connectionState === "closed" ||
+          (st.rtc && st.rtc.dc.readyState === "closed")) break;  // the call ended: nothing more to sample
         var stats = await pc.getStats(); samples.push(qualitySample(stats, prev)); prev = stats;
       }
       return samples;
