@@ -28,7 +28,7 @@ from web.media.realtime import resolve_upstream
 from web.middleware.request_context import RequestContextMiddleware
 from web.monitor.monitoring import Monitoring
 from web.routes import get_routes
-from web.routes.errors import http_error, server_error
+from web.routes.errors import database_unavailable, http_error, server_error
 from web.security.body_deadline import BodyDeadlineMiddleware
 from web.security.client_address import ClientAddressMiddleware
 from web.security.cors import CORSMiddleware
@@ -182,7 +182,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         debug=False,
         routes=get_routes(),
         middleware=middleware,
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={HTTPException: http_error, DatabaseError: database_unavailable, Exception: server_error},
         lifespan=lifespan,
     )
     app.outer = [

@@ -18,6 +18,7 @@ from web.diagnostics.catalog import BY_ID
 from web.i18n import translate
 
 pytestmark = pytest.mark.slow
+NAMED_WITHIN_S = 15.0  # the whole CLI run, start to JSON
 
 
 def cli_rows(output: str) -> tuple[dict[str, dict[str, Any]], str]:
@@ -37,6 +38,7 @@ async def test_cli_names_the_upstream_fault(fault: Fault, tmp_path: Path) -> Non
     rows, summary = cli_rows(output)
     check_verdicts(fault, rows, summary, translate(BY_ID[fault.owner].title, "en"))
     assert code == (1 if fault.status == "fail" else 0), output
+    assert elapsed < NAMED_WITHIN_S, (fault.name, elapsed)  # a dropped call ends the round trip at once
     print(f"[faults] cli {fault.name}: {fault.owner} {rows[fault.owner]['status']} in {elapsed:.1f} s")
 
 

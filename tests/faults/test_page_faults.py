@@ -1,12 +1,14 @@
 """The fault matrix on the page: 「全部检测」 in headless Chromium with one real fault at a time: upstream faults
 (the fake's modes), browser faults (no RTCPeerConnection, an old browser, an audio engine that stays suspended, a
-denied microphone, no microphone) and server faults (an expired session). The owning row gets its verdict within
-15 s of the click; every row ends with a verdict; nothing else fails or blames another row; the summary names the
-first cause. One browser for all cases; one server per upstream configuration."""
+denied microphone, no microphone, a microphone that delivers digital silence) and server faults (an expired
+session). The owning row gets its verdict within 15 s of the click; every row ends with a verdict; nothing else
+fails or blames another row; the summary names the first cause. One browser for all cases; one server per upstream
+configuration."""
 
 from __future__ import annotations
 
 import asyncio
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +100,20 @@ async def test_page_names_each_browser_and_session_fault(tmp_path: Path, capsys:
 
         expired = Fault("expired session", "session", ("认证失败，请重新登录",))
         lines.append(await run_case(browser, url, expired, before_run=expire_sessions))
-    async with serve(tmp_path / "deny") as (url, _app), \
-            launch_chromium(BrowserOptions(deny_mic=True)) as denying:
-        denied = Fault("microphone denied", "mic_permission", ("NotAllowedError", "麦克风"))
-        lines.append(await run_case(denying, url, denied, grant_mic=False))
+        async with launch_chromium(BrowserOptions(deny_mic=True)) as denying:
+            denied = Fault("microphone denied", "mic_permission", ("NotAllowedError", "麦克风"))
+            lines.append(await run_case(denying, url, denied, grant_mic=False))
+        async with launch_chromium(BrowserOptions(fake_device=False)) as deviceless:  # this host has no sound card
+            missing = Fault("no microphone", "mic_permission", ("NotFoundError", "未找到麦克风"))
+            lines.append(await run_case(deviceless, url, missing))
+        silence = tmp_path / "silence.wav"  # a microphone muted by its hardware switch delivers zeros
+        with wave.open(str(silence), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(48_000)
+            out.writeframes(b"\0\0" * 48_000 * 5)
+        async with launch_chromium(BrowserOptions(fake_mic_wav=silence)) as silent:
+            muted = Fault("silent microphone", "mic_level", ("完全静音", "麦克风"))
+            lines.append(await run_case(silent, url, muted))
     with capsys.disabled():
         print("\n" + "\n".join(f"[faults] page {line}" for line in lines))

@@ -74,6 +74,7 @@ class BrowserOptions:
     extra_args: tuple[str, ...] = ()
     headless: bool = True
     mute_audio: bool = True  # Playwright's headless default; False to hear the page while debugging
+    fake_device: bool = True  # False → no fake capture device: on a host without a sound card, no microphone at all
 
 
 def chromium_executable() -> Path:
@@ -83,7 +84,7 @@ def chromium_executable() -> Path:
 
 
 def chromium_args(options: BrowserOptions) -> list[str]:
-    args = list(BASE_ARGS)
+    args = [a for a in BASE_ARGS if options.fake_device or a != "--use-fake-device-for-media-stream"]
     # The fake UI accepts every media prompt; without it, --deny-permission-prompts refuses them.
     args.append("--deny-permission-prompts" if options.deny_mic else "--use-fake-ui-for-media-stream")
     if options.fake_mic_wav is not None:

@@ -121,6 +121,13 @@ def start(base: Path) -> str:
     raise last_error
 
 
+def halt(base: Path) -> None:
+    """Stop the server under `base` as a crash would (immediate mode) and keep its files: a database gone from
+    under a running app (tests/faults)."""
+    _run([str(find_bin_dir() / "pg_ctl"), "-D", str(base / "data"), "-m", "immediate", "-w", "-t", "30", "stop"],
+         "pg_ctl stop")
+
+
 def stop(base: Path) -> None:
     """Stop the server under `base` (if running) and delete `base`. Safe to call twice."""
     data = base / "data"

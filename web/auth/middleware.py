@@ -3,7 +3,8 @@
 A session cookie (browsers) or `Authorization: Bearer <token>` (devices). Sets on the scope state:
 `user` (User | None), `session_id` (the session's id hash, or `token:<id>` for a device token — the handle live
 calls are bound to), `session` (ActiveSession | None), `token` (ApiToken | None), `auth_method`
-("session", "token" or ""), and `auth_failure` ("", "invalid", "expired", "revoked", "disabled").
+("session", "token" or ""), and `auth_failure` ("", "invalid", "expired", "revoked", "disabled"; "unavailable"
+when the database did not answer the lookup and the path runs anonymously anyway, see ANONYMOUS_WHEN_DOWN).
 A cookie that no longer names a live session is cleared on the response. Bad tokens count toward the per-IP
 sign-in throttle, so tokens cannot be guessed faster than passwords.
 """
@@ -24,6 +25,9 @@ from web.security.operator_access import OPERATOR_PATHS
 from web.security.responses import error_response
 from web.services import Services, credential_is_active
 
+# What still runs, anonymously, when the credential lookup cannot reach the database: the probes and the
+# diagnostics checklist, so its readiness row can name the database instead of the page stopping at a 503.
+ANONYMOUS_WHEN_DOWN = ("/health/ready", "/diagnostics")
 THROTTLED = N_("Too many failed attempts from your network. Try again in %(seconds)s seconds.")
 
 
@@ -43,6 +47,11 @@ def _bearer(scope: Scope) -> str | None:
             if name.startswith(KEY_SUBPROTOCOL_PREFIX) and name[len(KEY_SUBPROTOCOL_PREFIX):]:
                 return name[len(KEY_SUBPROTOCOL_PREFIX):]
     return None
+
+
+def _runs_without_database(path: str) -> bool:
+    return path in ANONYMOUS_WHEN_DOWN or path.startswith(("/diagnostics/checks/", "/diagnostics/reports",
+                                                            "/diagnostics/summary"))
 
 
 def _client_ip(scope: Scope) -> str:
@@ -78,6 +87,11 @@ class SessionAuthMiddleware:
             clear_cookie = await self._resolve_cookie(scope)
         except DatabaseError as exc:
             logger.error("credential lookup failed", error=str(exc))
+            if scope["type"] == "http" and _runs_without_database(path):
+                state.update(user=None, session_id=None, session=None, token=None, auth_method="",
+                             auth_failure="unavailable")
+                await self.app(scope, receive, send)
+                return
             await self._reject(scope, receive, send, 503, "database_unavailable",
                                N_("The service is temporarily unavailable. Try again in a minute."))
             return

@@ -24,14 +24,20 @@ def _failed(result: CheckResult) -> bool:
     return result.status == FAIL
 
 
-def _database_down(result: CheckResult) -> bool:
+def database_down(result: CheckResult) -> bool:
+    """A readiness row that failed because the server's database is down."""
     return result.status == FAIL and "database" in (result.data.get("down") or ())
+
+
+def _server_busy(result: CheckResult) -> bool:
+    """A call refused because the server is at its call limit: a WebSocket call is refused the same way."""
+    return result.status == FAIL and result.data.get("error_code") == "server_busy"
 
 
 _CALL_PATH = ("browser", "upstream", "signalling", "media_path")
 # row -> the rows it depends on, most basic first; each with the test that says "that row owns the failure"
 DEPENDS_ON: dict[str, tuple[tuple[str, Owner], ...]] = {
-    "session": (("readiness", _database_down),),
+    "session": (("readiness", database_down),),
     "audio_devices": (("mic_permission", _failed),),
     "mic_level": (("mic_permission", _failed), ("audio_devices", _failed)),
     "ice": (("browser", _failed),),
@@ -42,7 +48,7 @@ DEPENDS_ON: dict[str, tuple[tuple[str, Owner], ...]] = {
     **{row: tuple((dep, _failed) for dep in ("browser", "signalling", "media_path"))
        for row in ("rtt", "jitter", "packet_loss", "bitrate", "mos")},
     "server_view": tuple((row, _failed) for row in (*_CALL_PATH, "echo")),
-    "websocket": (("browser", _failed), ("upstream", _failed)),
+    "websocket": (("browser", _failed), ("upstream", _failed), ("signalling", _server_busy)),
 }
 
 
@@ -58,6 +64,11 @@ def owner(check_id: str, earlier: Mapping[str, CheckResult]) -> str | None:
         if owns(found):
             return dep
     return None
+
+
+def deferred(check_id: str, dep: str, own_status: str = SKIP) -> CheckResult:
+    """A row that cannot run because `dep` owns the cause (e.g. the database is down, so nobody can be signed in)."""
+    return CheckResult(check_id, SKIP, t(DEFERRED, row=dep), (), {DEFERRED_KEY: dep, "own_status": own_status})
 
 
 def defer(result: CheckResult, earlier: Mapping[str, CheckResult]) -> CheckResult:

@@ -104,7 +104,8 @@ async def _remote(run: Run, options: Options) -> None:
             run.skip(("readiness", "session", *LOGIN_CHECKS), UNREACHABLE)
             return
         ready = await probe_http.readiness(http)
-        run.add(rules_server.readiness(Values(ready)), ready)
+        readiness = rules_server.readiness(Values(ready))
+        run.add(readiness, ready)
         signed_in = False
         if options.email:
             status = await probe_http.sign_in(http, options.email, options.password)
@@ -119,12 +120,18 @@ async def _remote(run: Run, options: Options) -> None:
         csrf = await probe_http.csrf_token(http, "/diagnostics")
         if options.save:
             run.report_id = await probe_http.create_report(http, csrf)
-        if not signed_in:
+        if not signed_in and causality.database_down(readiness):  # nobody can sign in: readiness says why
+            run.results.extend(causality.deferred(c, "readiness") for c in LOGIN_CHECKS)
+        elif not signed_in:
             run.skip(LOGIN_CHECKS, NEEDS_LOGIN, PASS_CREDENTIALS)
         else:
-            run.add(_from_server("upstream", await probe_http.server_check(http, csrf, "upstream",
-                                                                            report_id=run.report_id)))
-            await _call(run, http, csrf, options)
+            upstream = _from_server("upstream", await probe_http.server_check(http, csrf, "upstream",
+                                                                               report_id=run.report_id))
+            run.add(upstream)
+            if upstream.status == FAIL:  # a call cannot get an answer: its rows defer to the upstream row, at once
+                run.results.extend(causality.deferred(c, "upstream") for c in CALL_CHECKS)
+            else:
+                await _call(run, http, csrf, options)
             available, values = await probe_http.websocket(options.url, http.cookies)
             run.add(rules_call.websocket(Values(values), available), values)
         await _save(run, http, csrf)

@@ -41,8 +41,9 @@ async def readiness(http: httpx.AsyncClient) -> dict[str, Any]:
     values, response = await timed_get(http, "/health/ready")
     if response is not None:
         try:
-            values["checks"] = response.json().get("checks") or {}
-        except ValueError:
+            body = response.json()
+            values["checks"], values["down"] = body.get("checks") or {}, body.get("down") or []
+        except (ValueError, AttributeError):
             values["checks"] = {}
     return values
 

@@ -138,13 +138,26 @@ async def run_call(http: httpx.AsyncClient, csrf: str, *, mode: str, ice: dict[s
     pc = RTCPeerConnection(RTCConfiguration(iceServers=_ice_servers(ice)))
     channel = pc.createDataChannel("oai-events")
 
+    ended = asyncio.Event()  # the call is known dead: the server relayed an error (an upstream drop) or closed it
+
     def on_message(raw: Any) -> None:
-        if isinstance(raw, str) and '"session.created"' in raw and json.loads(raw).get("type") == "session.created":
+        kind = _event_type(raw)
+        if kind == "session.created":
             session_created.set()
+        elif kind == "error":
+            ended.set()
 
     channel.on("message", on_message)
+    channel.on("close", ended.set)
     connected = asyncio.Event()
-    pc.on("connectionstatechange", lambda: connected.set() if pc.connectionState == "connected" else None)
+
+    def on_state() -> None:
+        if pc.connectionState == "connected":
+            connected.set()
+        elif pc.connectionState in ("failed", "closed"):
+            ended.set()
+
+    pc.on("connectionstatechange", on_state)
     tasks: list[asyncio.Task[None]] = []
     pc.on("track", lambda track: tasks.append(asyncio.ensure_future(listener.consume(track))))
     pc.addTrack(tone)
@@ -172,13 +185,14 @@ async def run_call(http: httpx.AsyncClient, csrf: str, *, mode: str, ice: dict[s
         try:
             await asyncio.wait_for(connected.wait(), th.CONNECT_FAIL_MS / 1000)
         except TimeoutError:
-            out.media_path = {"state": pc.connectionState or "timeout", "server_candidates": server_candidates}
+            out.media_path = {"state": pc.connectionState or "timeout", "server_candidates": server_candidates,
+                              "page_host": urlsplit(str(http.base_url)).hostname or ""}
             return out
         pair = selected_pair(pc)
         out.media_path = {"state": "connected", "connect_ms": (time.monotonic() - started) * 1000, **pair,
                           "server_candidates": server_candidates}
-        sampler = asyncio.ensure_future(_sample(pc, quality_seconds))
-        out.echo = await _round_trip(tone, listener, channel, session_created, mode)
+        sampler = asyncio.ensure_future(_sample(pc, quality_seconds, ended))
+        out.echo = await _round_trip(tone, listener, channel, session_created, ended, mode)
         out.samples = await sampler
         rtts = [s["rtt_ms"] for s in out.samples if s["rtt_ms"] is not None]
         losses = [s["loss_pct"] for s in out.samples if s["loss_pct"] is not None]
@@ -195,33 +209,55 @@ async def run_call(http: httpx.AsyncClient, csrf: str, *, mode: str, ice: dict[s
         await pc.close()
 
 
-async def _sample(pc: RTCPeerConnection, seconds: int) -> list[dict[str, Any]]:
+async def _sample(pc: RTCPeerConnection, seconds: int, ended: asyncio.Event) -> list[dict[str, Any]]:
     """One sample a second for `seconds`, and a few more if no RTT came yet: aiortc learns it from RTCP reports,
-    which it sends every 0.5–1.5 s, so a short run can end before the first round trip is known."""
+    which it sends every 0.5–1.5 s, so a short run can end before the first round trip is known. Stops when the
+    call ended."""
     previous: dict[str, tuple[int, int]] = {}
     samples: list[dict[str, Any]] = []
-    while len(samples) < seconds or (len(samples) < seconds + MAX_EXTRA_SAMPLES
-                                     and all(s["rtt_ms"] is None for s in samples)):
+    while not ended.is_set() and (len(samples) < seconds or (len(samples) < seconds + MAX_EXTRA_SAMPLES
+                                                             and all(s["rtt_ms"] is None for s in samples))):
         await asyncio.sleep(1.0)
         samples.append(await _quality_sample(pc, previous))
     return samples
 
 
+def _event_type(raw: Any) -> str:
+    if not isinstance(raw, str) or '"type"' not in raw:
+        return ""
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        return ""
+    return str(event.get("type") or "") if isinstance(event, dict) else ""
+
+
+async def _first(*events: asyncio.Event, timeout: float) -> None:
+    """Wait until one of `events` is set, at most `timeout` seconds."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 async def _round_trip(tone: ToneTrack, listener: _Listener, channel: Any, session_created: asyncio.Event,
-                      mode: str) -> dict[str, Any]:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(session_created.wait(), 3.0)
+                      ended: asyncio.Event, mode: str) -> dict[str, Any]:
+    await _first(session_created, ended, timeout=3.0)
     if mode == "echo":  # a tone burst; the echo upstream plays it back after its VAD hears the pause
         tone.gain = 0.3
         await asyncio.sleep(TONE_S)
         tone.gain = 0.0
     else:  # a real model answers a request: time to its first audio
-        channel.send(json.dumps({"type": "response.create", "response": {"instructions": "Say OK."}}))
+        if channel.readyState == "open":
+            channel.send(json.dumps({"type": "response.create", "response": {"instructions": "Say OK."}}))
     listener.armed_at = time.monotonic()
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(listener.heard.wait(), th.ROUND_TRIP_WAIT_MS / 1000)
+    # no use waiting the full time for a call that already ended (its echo row names the drop)
+    await _first(listener.heard, ended, timeout=th.ROUND_TRIP_WAIT_MS / 1000)
     if listener.heard_at is None:
-        return {"mode": mode, "heard": False}
+        waited_ms = round((time.monotonic() - listener.armed_at) * 1000)
+        return {"mode": mode, "heard": False, "ended_early": ended.is_set(), "waited_ms": waited_ms}
     return {"mode": mode, "heard": True, "delay_ms": (listener.heard_at - listener.armed_at) * 1000,
             "level": round(listener.level, 3)}
 

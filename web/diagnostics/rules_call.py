@@ -21,6 +21,9 @@ SEE_UPSTREAM = t(N_("The AI service did not start the voice session for this cal
                     "the server log (upstream errors) and the AZURE_OPENAI_REALTIME_* settings."))
 NO_ANSWER = t(N_("The AI service accepted the call but did not answer within the wait: it is overloaded or stuck. "
                  "Try again in a few minutes; if it persists, ask the administrator to check the AI service."))
+SERVER_BUSY = t(N_("The server is at its limit of simultaneous calls (MAX_CALLS_PER_PROCESS): this is not your "
+                   "network or device. Try again in a few minutes; if it keeps happening, the administrator can raise "
+                   "MAX_CALLS_PER_PROCESS or add servers."))
 UPSTREAM_DROPPED = t(N_("The AI service closed the connection during the call ({code}). This is not your network: "
                         "start again; if it keeps happening, ask the administrator to check the AI service."))
 
@@ -39,7 +42,9 @@ def signalling(v: Values) -> CheckResult:
                            data)
     if status != 201:
         fixes: list[Text] = [Text(message)] if message else []
-        if code.startswith("upstream_") or status in (502, 504):
+        if code == "server_busy":
+            fixes.append(SERVER_BUSY)
+        elif code.startswith("upstream_") or status in (502, 504):
             fixes.append(SEE_UPSTREAM)
         return CheckResult("signalling", FAIL, t(N_("HTTP {status} {code}"), status=status, code=code),
                            tuple(fixes), data)
@@ -89,7 +94,7 @@ def media_path(v: Values) -> CheckResult:
     if state == "skipped":
         return CheckResult("media_path", SKIP, t(N_("not measured")), data=data)
     if state != "connected" or ms is None or ms >= th.CONNECT_FAIL_MS:
-        nat = rules_path.nat_fixes(v.dicts("server_candidates"))
+        nat = rules_path.nat_fixes(v.dicts("server_candidates"), v.text("page_host", limit=64))
         return CheckResult("media_path", FAIL, t(N_("not connected ({state})"), state=state or "?"),
                            (*nat, FIREWALL_UDP), data)
     value = rules_path.connected_value(ms, local, remote, protocol, relay)

@@ -56,12 +56,16 @@ def _is_private(address: str) -> bool:
     return ip.is_private and not ip.is_loopback
 
 
-def nat_fixes(server_candidates: list[Values]) -> tuple[Text, ...]:
+def nat_fixes(server_candidates: list[Values], reached_host: str = "") -> tuple[Text, ...]:
     """When a call did not connect: if the server offered only private host addresses (no reflexive, no relay), it
-    sits behind NAT or in a container without announcing its public address."""
+    sits behind NAT or in a container without announcing its public address — unless the client reached the page
+    at one of those very addresses (`reached_host`): then the address is right and the media path (UDP) is what
+    is blocked."""
     kinds = [c.text("type", limit=10) for c in server_candidates]
     addresses = [c.text("address", limit=64) for c in server_candidates]
     if not kinds or any(k != "host" for k in kinds) or not all(_is_private(a) for a in addresses):
+        return ()
+    if reached_host and reached_host.strip("[]") in addresses:
         return ()
     return (t(N_("The server offers only private addresses ({addresses}): it sits behind NAT or in a container. The "
                  "administrator must set RTC_ANNOUNCED_ADDRESS to the server's public address (and open its UDP "

@@ -17,6 +17,10 @@ SERVICE_DOWN = t(N_("The server is not answering. Check that the service is runn
 SIGN_IN = t(N_("Sign in, then run the checks again."))
 SIGN_IN_AGAIN = t(N_("Your session expired or is no longer valid. Sign in again; if it keeps happening, clear this "
                      "site's cookies and cache, then sign in."))
+DATABASE_DOWN = t(N_("The server's database is not answering, so nobody can sign in or start a call; this is not "
+                     "your device or network. The administrator must start the database (or fix DATABASE_URL) and "
+                     "read the server log."))
+DEPENDENCIES = ("database", "event_loop", "log_queue", "realtime")  # the names /health/ready reports
 ADMIN = t(N_("Ask the administrator to check the server configuration; this needs no change on your device."))
 
 
@@ -40,7 +44,8 @@ def server_health(v: Values) -> CheckResult:
 def readiness(v: Values) -> CheckResult:
     status = v.integer("status")
     checks = v.sub("checks").raw
-    down = sorted(name for name, c in checks.items() if isinstance(c, Mapping) and c.get("ok") is False)
+    down = sorted(name for name, c in checks.items() if isinstance(c, Mapping) and c.get("ok") is False) or sorted(
+        {name for name in v.texts("down", limit=20) if name in DEPENDENCIES})  # what a non-operator is told
     degraded = sorted(name for name, c in checks.items()
                       if isinstance(c, Mapping) and c.get("ok") is not False and c.get("state") == "degraded")
     data: dict[str, Any] = {"status": status, "down": down, "degraded": degraded}
@@ -48,7 +53,8 @@ def readiness(v: Values) -> CheckResult:
         return CheckResult("readiness", SKIP, t(N_("not measured")), data=data)
     if down or status >= 500:
         names = ", ".join(down) or f"HTTP {status}"
-        return CheckResult("readiness", FAIL, t(N_("not ready: {names}"), names=names), (ADMIN,), data)
+        fixes = (DATABASE_DOWN,) if "database" in down else (ADMIN,)
+        return CheckResult("readiness", FAIL, t(N_("not ready: {names}"), names=names), fixes, data)
     if degraded:
         return CheckResult("readiness", WARN, t(N_("degraded: {names}"), names=", ".join(degraded)), (ADMIN,), data)
     if status != 200:

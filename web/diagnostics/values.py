@@ -37,6 +37,12 @@ class Values:
         value = self.raw.get(key)
         return value if isinstance(value, bool) else None
 
+    def texts(self, key: str, limit: int = MAX_TEXT) -> list[str]:
+        value = self.raw.get(key)
+        if not isinstance(value, list):
+            return []
+        return [item[:limit] for item in value[:MAX_LIST] if isinstance(item, str)]
+
     def dicts(self, key: str) -> list[Values]:
         value = self.raw.get(key)
         if not isinstance(value, list):

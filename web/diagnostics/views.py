@@ -125,8 +125,29 @@ async def _server_view(request: Request, values: Values) -> CheckResult:
                        {**result.data, "browser": browser if isinstance(browser, Mapping) else {}})
 
 
+DB_PING_S = 1.0
+
+
+async def database_down(request: Request, check_id: str) -> bool:
+    """The sign-in could not be looked up (the middleware ran this request anonymously), or, for the session row of
+    a request without a session, the database does not answer a ping: nobody can be signed in, and the readiness row
+    names why."""
+    if getattr(request.state, "auth_failure", "") == "unavailable":
+        return True
+    if check_id != "session":
+        return False
+    try:
+        await request.app.state.db.ping(timeout=DB_PING_S)
+    except Exception:
+        return True
+    return False
+
+
 async def run_check(request: Request, check_id: str, values: Values) -> CheckResult:
     spec = BY_ID[check_id]
+    anonymous = request.state.user is None
+    if (spec.needs_login or check_id == "session") and anonymous and await database_down(request, check_id):
+        return causality.deferred(check_id, "readiness")
     if spec.needs_login and request.state.user is None:
         return CheckResult(check_id, SKIP, NEEDS_LOGIN)
     if spec.needs_calls and not calls_available(request):

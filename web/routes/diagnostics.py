@@ -5,6 +5,7 @@
     POST /diagnostics/checks/{check}          measured values (form: report_id + payload JSON, or a JSON body) →
                                               the verdict as the row fragment, or JSON when Accept asks for it
     POST /diagnostics/reports/{id}/finish     browser/OS, microphone settings, candidate pair → the summary fragment
+    POST /diagnostics/summary                 the rows a run shows, when its report could not be saved → the summary
     GET  /diagnostics/reports/{id}[.json|.txt]  the printable report, its JSON download, its text
     GET  /support/reports[/{id}]              admins: look a report up, with the server's logs and upstream errors
 """
@@ -23,11 +24,14 @@ from web.auth.guards import admin_required
 from web.diagnostics import views
 from web.diagnostics.access import COOKIE, GUESS_LIMIT, GUESS_WINDOW_S, CreateLimiter, cookie_with
 from web.diagnostics.catalog import BY_ID, FAILURE_MODES
+from web.diagnostics.causality import DEFERRED_KEY
 from web.diagnostics.export import facts, report_json, report_text
+from web.diagnostics.model import STATUSES, CheckResult
 from web.diagnostics.present import row, rows, summary
 from web.diagnostics.report_id import display_id, normalize_report_id
 from web.diagnostics.store import MetaTooLarge, StoredReport
 from web.diagnostics.support import support_context
+from web.diagnostics.text import Text
 from web.diagnostics.useragent import parse_user_agent
 from web.diagnostics.values import Values, clean_json
 from web.i18n import N_, gettext
@@ -174,6 +178,34 @@ async def finish(request: Request) -> Response:
         "report": report, "display_id": display_id(report.id), "summary": summary(report.results), "failed": failed})
 
 
+MAX_SHOWN_FIXES = 5
+
+
+def _shown_result(raw: Values) -> CheckResult | None:
+    """One row as the page shows it (its verdict, value and fixes as rendered text), for the summary of a run that
+    could not be saved; None for anything that is not a row of the checklist."""
+    check_id, status = raw.text("check", limit=40), raw.text("status", limit=10)
+    if check_id not in BY_ID or status not in STATUSES:
+        return None
+    fixes = tuple(Text(f) for f in raw.texts("fixes")[:MAX_SHOWN_FIXES])
+    deferred = raw.text("deferred_to", limit=40)
+    data = {DEFERRED_KEY: deferred} if deferred in BY_ID else {}
+    return CheckResult(check_id, status, Text(raw.text("value")) if raw.text("value") else None, fixes, data)
+
+
+async def unsaved_summary(request: Request) -> Response:
+    """The summary of a run whose report could not be saved (the database is down): from the rows the page shows,
+    which the server rendered; nothing is stored."""
+    try:
+        _ignored, raw = await views.read_payload(request)
+    except JSONTooDeep as exc:
+        return _refused(400, "invalid_payload", TOO_DEEP, str(exc))
+    shown = [r for r in (_shown_result(v) for v in Values(raw).dicts("rows")[:len(BY_ID)]) if r is not None]
+    failed = [r for r in rows(shown) if r.status in ("fail", "warn")]
+    return render(request, "partials/diag_summary.html", {"report": None, "summary": summary(shown),
+                                                          "failed": failed})
+
+
 async def report_page(request: Request) -> Response:
     try:
         report = await _owned_report(request)
@@ -236,6 +268,7 @@ routes: list[BaseRoute] = [
     Route("/diagnostics/reports", create_report, methods=["POST"], name="diagnostics_reports"),
     Route("/diagnostics/checks/{check_id}", check, methods=["POST"], name="diagnostics_check"),
     Route("/diagnostics/reports/{report_id}/finish", finish, methods=["POST"], name="diagnostics_finish"),
+    Route("/diagnostics/summary", unsaved_summary, methods=["POST"], name="diagnostics_unsaved_summary"),
     Route("/diagnostics/reports/{report_id}.json", report_download, methods=["GET"], name="diagnostics_report_json"),
     Route("/diagnostics/reports/{report_id}.txt", report_plain, methods=["GET"], name="diagnostics_report_text"),
     Route("/diagnostics/reports/{report_id}", report_page, methods=["GET"], name="diagnostics_report"),

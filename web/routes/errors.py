@@ -1,4 +1,4 @@
-"""404 and 500 pages in the site layout (JSON for API paths)."""
+"""404, 500 and 503 (database unavailable) pages in the site layout (JSON for API paths)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ _TITLES = {
     403: (N_("Forbidden"), N_("You do not have access to this page.")),
     404: (N_("Page not found"), N_("This page does not exist. Check the address or go back to the home page.")),
     405: (N_("Method not allowed"), N_("This address does not accept that kind of request.")),
+    503: (N_("Temporarily unavailable"), N_("The service is temporarily unavailable. Try again in a minute.")),
     500: (N_("Something went wrong"), N_("An unexpected error happened on our side. Try again; if it keeps happening, "
           "run the connection check and send the report ID to support.")),
 }
@@ -47,6 +48,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     logger.opt(exception=exc).error("unhandled error", path=request.url.path)
     return _page(request, 500)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database did not answer: the service is unavailable for now (503), not broken by this request (500)."""
+    logger.error("database unavailable", path=request.url.path, error=str(exc))
+    response = _page(request, 503)
+    response.headers["Retry-After"] = "30"
+    return response
 
 
 async def favicon(request: Request) -> Response:

@@ -1,7 +1,8 @@
 """Liveness (`/health`), readiness (`/health/ready`) and Prometheus metrics (`/metrics`).
 
 `/health` is an async handler with no I/O: it is answered on the event loop, so a stalled loop fails the probe.
-Readiness reports each dependency; only real faults make it 503 (see `_ready`). Its status is public; the details
+Readiness reports each dependency; only real faults make it 503 (see `_ready`). Its status and the names of the
+dependencies that are down are public; the details
 (upstream host, deployment, queue figures) and `/metrics` are for operators only (`web/security/operator_access.py`).
 """
 
@@ -116,6 +117,8 @@ async def ready(request: Request) -> Response:
     ok = all(check["ok"] for check in checks.values())
     status = "draining" if svc.drainer.draining else "ready" if ok else "not_ready"
     body: dict[str, Any] = {"status": status}
+    if not ok:  # which dependency, by name only (the diagnostics page names it to anyone); details stay private
+        body["down"] = sorted(name for name, check in checks.items() if not check["ok"])
     if is_operator(request):  # the upstream host, deployment name and queue figures are for operators only
         body["checks"] = checks
     return JSONResponse(body, status_code=200 if ok else 503, headers=NO_STORE)

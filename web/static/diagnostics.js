@@ -69,6 +69,7 @@
         el.outerHTML = html;
         if (window.htmx) window.htmx.process(rowEl(id));
       } catch (e) { markOffline(id); }
+      if (id === "signalling" && st.signalled) st.signalled();
     }
     async function run(id, measure) {
       markRunning(id);
@@ -93,7 +94,7 @@
       readiness: async function () {
         var res = await timedFetch(cfg.readyUrl, {}, 5000), body = {};
         try { body = await res.json(); } catch (e) { /* not JSON: the status says enough */ }
-        return {status: res.status, checks: body.checks || {}};
+        return {status: res.status, checks: body.checks || {}, down: body.down || []};
       },
       session: async function () {
         var t0 = Date.now(), res = await timedFetch(cfg.meUrl, {headers: {"Accept": "application/json"}}, 5000), t1 = Date.now();
@@ -210,13 +211,17 @@
       var samples = [], prev = null;
       for (var i = 0; i < QUALITY_SECONDS; i++) {
         await sleep(1000);
+        if (pc.connectionState === "failed" || pc.connectionState === "closed" ||
+          (st.rtc && st.rtc.dc.readyState === "closed")) break;  // the call ended: nothing more to sample
         var stats = await pc.getStats(); samples.push(qualitySample(stats, prev)); prev = stats;
       }
       return samples;
     }
     async function callPhase() {
       st.callPosted = {};
-      try { await callSteps(); } catch (e) { /* e.g. no RTCPeerConnection: the rows below say "not measured" */ }
+      // the AI service row failed: no call can get an answer, so its rows defer to that row at once
+      var upstreamFailed = rowEl("upstream") && rowEl("upstream").dataset.status === "fail";
+      try { if (!upstreamFailed) await callSteps(); } catch (e) { /* e.g. no RTCPeerConnection: the rows below say "not measured" */ }
       for (var k = 0; k < CALL_ROWS.length; k++) if (!st.callPosted[CALL_ROWS[k]]) await post(CALL_ROWS[k], {});
     }
     async function callSteps() {
@@ -259,7 +264,7 @@
         st.pair = sel;
         await post("media_path", {state: connected ? "connected" : (pc.connectionState || "timeout"), connect_ms: now() - t0,
           local_type: sel.local_type, remote_type: sel.remote_type, protocol: sel.protocol, relay_protocol: sel.relay_protocol,
-          server_candidates: serverCandidates(answer)});
+          server_candidates: serverCandidates(answer), page_host: location.hostname});
         if (!connected) return;
         var quality = sampleQuality(pc);
         await post("echo", await roundTrip(pc, gain, config.mode, events));
@@ -297,8 +302,21 @@
     }
 
     function includeIps() { var box = document.getElementById("diag-include-ips"); return !!(box && box.checked); }
+    async function unsavedSummary() {  // no report (the database is down): the summary of the rows shown
+      var shown = [].map.call(document.querySelectorAll(".diag-row"), function (r) {
+        var value = r.querySelector(".diag-value");
+        return {check: r.dataset.check, status: r.dataset.status, deferred_to: r.dataset.deferred || "",
+          value: value ? value.textContent : "", fixes: [].map.call(r.querySelectorAll(".diag-fixes li"), function (li) { return li.textContent; })};
+      });
+      var body = new URLSearchParams(); body.set("payload", JSON.stringify({rows: shown}));
+      try {
+        var res = await timedFetch(cfg.summaryUrl, {method: "POST", body: body,
+          headers: {"X-CSRF-Token": csrf(), "HX-Request": "true"}}, 10000);
+        if (res.ok) document.getElementById("diag-summary").outerHTML = await res.text();
+      } catch (e) { /* the rows already show what failed */ }
+    }
     async function finishReport() {
-      if (!st.reportId) return;
+      if (!st.reportId) return unsavedSummary();
       progress.textContent = cfg.textSaving;
       if (!st.speakerAnswered) await post("speaker", speakerValues(""));  // recorded as waiting; the buttons stay
       var pair = st.pair || {}, keep = {local_type: pair.local_type, remote_type: pair.remote_type, protocol: pair.protocol, relay_protocol: pair.relay_protocol};
@@ -337,8 +355,14 @@
         for (var j = 0; j < rest.length; j++) await run(rest[j], measures[rest[j]]);
         try { playTone(); } catch (e) { await post("speaker", speakerValues("")); }
         await runOne("ice");
-        await callPhase();
-        await runOne("websocket");
+        // the WebSocket is measured alongside the call (its verdict must not wait for the quality samples), and
+        // posted once the call set-up row is in: a server too busy for calls refuses WebSockets too
+        markRunning("websocket");
+        var signalled = new Promise(function (r) { st.signalled = r; });
+        var socket = Promise.all([websocketCheck().catch(function (e) { return {error: String(e && e.message || e)}; }),
+          signalled]).then(function (got) { return post("websocket", got[0]); });
+        try { await callPhase(); } finally { st.signalled(); st.signalled = null; }
+        await socket;
       } finally {
         await finishReport();
         st.busy = false; button.disabled = false;
