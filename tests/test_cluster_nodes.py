@@ -38,6 +38,7 @@ from tests.support.auth import login, page_token
 from tests.support.cluster import directory_rows, fresh_connections, fresh_database, node_of, owner_of
 from tests.support.live_server import child_environment
 from tests.support.netsim import Namespace, Network
+from web.media.rtc.ice import configure_host_addresses, host_addresses
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,8 +98,15 @@ class Cluster:
         return next(a for a, p in self.processes.items() if p.pid == pid)
 
     def run(self, work: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
-        """Run `work()` on an event loop in a thread inside the balancer's namespace."""
-        return in_namespace(self.balancer, work, timeout)
+        """Run `work()` on an event loop in a thread inside the balancer's namespace. The client's aiortc gathers on
+        the balancer's addresses: an app that ran earlier in this process may have narrowed aioice's (process-wide)
+        host addresses, to loopback for instance."""
+        before = host_addresses()
+        configure_host_addresses([f"10.80.{i}.1" for i in range(1, NODES + 1)])
+        try:
+            return in_namespace(self.balancer, work, timeout)
+        finally:
+            configure_host_addresses(before)
 
 
 def in_namespace(ns: Namespace, work: Callable[[], Awaitable[T]], timeout: float) -> T:
@@ -270,6 +278,7 @@ def test_calls_spread_over_the_nodes_and_hang_up_through_any_node_ends_them_with
                 again = await http.delete(client.location or "", headers={"X-CSRF-Token": token})
                 assert again.status_code == 404, again.text
                 await client.close()
+                await http.get("/health")  # 4 requests per round over 3 nodes: the next call lands elsewhere
             assert len(owners) >= 2, owners  # round robin: the calls were not all on one node
             assert crossed >= 1  # and some hang-ups went through a node that did not own the call
 

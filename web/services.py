@@ -26,6 +26,7 @@ from web.cluster.postgres import PostgresCluster
 from web.cluster.router import CallRouter
 from web.cluster.throttle_sync import ThrottleSync
 from web.db import Database
+from web.diagnostics.access import GUESS_LIMIT, GUESS_WINDOW_S, CreateLimiter
 from web.diagnostics.upstream_check import UpstreamCheck
 from web.i18n import DEFAULT_LOCALE, translate
 from web.media.calls import CallRegistry, Credential
@@ -57,6 +58,9 @@ class Services:
     counters: Counter[str] = field(default_factory=Counter)  # monotonic event counts exported by /metrics
     login_admission: LoginAdmission = field(default_factory=LoginAdmission)  # sign-ins in flight per address/account
     client_secrets: ClientSecretStore = field(default_factory=ClientSecretStore)  # ek_ keys (issue 11)
+    diagnostics_runs: CreateLimiter = field(default_factory=CreateLimiter)  # new diagnostics reports per address
+    report_guesses: CreateLimiter = field(  # report IDs that show nothing, per address
+        default_factory=lambda: CreateLimiter(GUESS_LIMIT, GUESS_WINDOW_S))
 
 
 def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:

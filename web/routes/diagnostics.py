@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from loguru import logger
@@ -22,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from web.auth.guards import admin_required
 from web.diagnostics import views
-from web.diagnostics.access import COOKIE, GUESS_LIMIT, GUESS_WINDOW_S, CreateLimiter, cookie_with
+from web.diagnostics.access import COOKIE, GUESS_LIMIT, GUESS_WINDOW_S, cookie_with
 from web.diagnostics.catalog import BY_ID, FAILURE_MODES
 from web.diagnostics.causality import DEFERRED_KEY
 from web.diagnostics.export import facts, report_json, report_text
@@ -37,6 +36,7 @@ from web.diagnostics.values import Values, clean_json
 from web.i18n import N_, gettext
 from web.security.cookies import read_cookies, set_cookie_header
 from web.security.json_input import JSONTooDeep
+from web.services import services
 from web.settings import APP_VERSION
 from web.templating import render
 
@@ -46,8 +46,6 @@ TOO_DEEP = N_("The measurement data is nested too deeply to be a real measuremen
               "check again.")
 META_TOO_LARGE = N_("The report details are too large to save. Reload the page and run the check again.")
 NOT_SAVED = N_("The report could not be saved (the server's database is not answering); the checks still run.")
-_limiters: weakref.WeakKeyDictionary[Any, CreateLimiter] = weakref.WeakKeyDictionary()  # one per app instance
-_guesses: weakref.WeakKeyDictionary[Any, CreateLimiter] = weakref.WeakKeyDictionary()  # report-ID misses per client
 TOO_MANY_GUESSES = N_("Too many report IDs that do not exist were tried from this address. Wait ten minutes and "
                       "check the ID.")
 _JSON = {"Cache-Control": "no-store"}
@@ -77,7 +75,7 @@ async def legacy_redirect(request: Request) -> Response:
 
 async def create_report(request: Request) -> Response:
     client = request.client.host if request.client else "?"
-    limiter = _limiters.setdefault(request.app, CreateLimiter())
+    limiter = services(request).diagnostics_runs
     if not limiter.allow(client):
         return JSONResponse({"error": {"code": "rate_limited", "message": gettext(TOO_MANY)}}, status_code=429,
                             headers=_JSON)
@@ -134,7 +132,7 @@ class Guessing(Exception):
 
 async def _owned_report(request: Request) -> StoredReport | None:
     client = request.client.host if request.client else "?"
-    guesses = _guesses.setdefault(request.app, CreateLimiter(GUESS_LIMIT, GUESS_WINDOW_S))
+    guesses = services(request).report_guesses
     if guesses.exhausted(client):
         raise Guessing
     canonical = normalize_report_id(str(request.path_params["report_id"]))

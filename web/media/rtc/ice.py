@@ -85,6 +85,11 @@ def configure_host_addresses(addresses: Iterable[str]) -> None:
     aioice.ice.get_host_addresses = _patched_get_host_addresses
 
 
+def host_addresses() -> tuple[str, ...]:
+    """The addresses set by `configure_host_addresses` (empty: aioice's own choice)."""
+    return _host_addresses
+
+
 def loopback_only() -> bool:
     return bool(_host_addresses) and all(ipaddress.ip_address(a).is_loopback for a in _host_addresses)
 
