@@ -273,6 +273,15 @@ def test_microphone_permission_outcomes() -> None:
     assert rules_browser.mic_permission(v()).status == SKIP
     zh = rules_browser.mic_permission(v(outcome="error", error_name="NotAllowedError"))
     assert "地址栏旁的锁形" in fixes(zh, "zh-CN")
+    assert value(zh, "zh-CN").startswith("被拒绝")
+
+
+def test_a_missing_or_broken_microphone_is_not_called_refused() -> None:
+    missing = rules_browser.mic_permission(v(outcome="error", error_name="NotFoundError"))
+    assert value(missing) == "no microphone found (NotFoundError)"
+    assert value(missing, "zh-CN") == "未找到麦克风（NotFoundError）"
+    busy = rules_browser.mic_permission(v(outcome="error", error_name="TrackStartError"))  # Chrome's legacy name
+    assert value(busy) == "the microphone did not start (TrackStartError)"
 
 
 def test_audio_devices() -> None:

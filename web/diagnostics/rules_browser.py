@@ -100,7 +100,14 @@ def mic_permission(v: Values) -> CheckResult:
     if outcome == "error":
         name = str(data["error"]) or "Error"
         fixes = gum_advice(name, str(data["message"]))
-        return CheckResult("mic_permission", FAIL, t(N_("refused: {name}"), name=name), fixes, data)
+        standard = _LEGACY.get(name, name)
+        if standard == "NotFoundError":  # nothing was refused: there is no microphone to ask for
+            value = t(N_("no microphone found ({name})"), name=name)
+        elif standard in ("NotReadableError", "AbortError", "OverconstrainedError"):
+            value = t(N_("the microphone did not start ({name})"), name=name)
+        else:
+            value = t(N_("refused: {name}"), name=name)
+        return CheckResult("mic_permission", FAIL, value, fixes, data)
     return CheckResult("mic_permission", SKIP, t(N_("not measured")), data=data)
 
 
