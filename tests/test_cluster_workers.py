@@ -158,3 +158,29 @@ async def test_sign_out_ends_the_sessions_calls_on_every_worker_within_1s(
     finally:
         for client in calls.values():
             await client.close()
+
+
+async def test_a_photo_reaches_the_call_through_either_worker(http: tuple[httpx.AsyncClient, str]) -> None:
+    from tests.support.images import jpeg
+
+    client_http, token = http
+    client, _response = await _open(client_http, token)
+    owner = owner_of(client.location or "")
+    try:
+        served_by: set[str] = set()
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(1.05)  # one photo per second per call
+            photo = await client_http.post(f"{client.location}/images", content=jpeg(640, 480),
+                                           headers={"Content-Type": "image/jpeg", "X-CSRF-Token": token})
+            assert photo.status_code == 201, photo.text
+            assert photo.json()["image"]["width"] == 640
+            served_by.add(node_of(photo))
+            if len(served_by) == 2:
+                break
+        assert served_by - {owner}, "no photo was received by the worker that does not own the call"
+        missing = await client_http.post(f"/v1/realtime/calls/rtc_{owner}_{'0' * 24}/images", content=jpeg(64, 64),
+                                         headers={"Content-Type": "image/jpeg", "X-CSRF-Token": token})
+        assert missing.status_code == 404
+    finally:
+        await _hang_up(client_http, token, client)

@@ -52,6 +52,14 @@ class Cluster(Protocol):
 
     def on_broadcast(self, op: str, listener: Listener) -> None: ...
 
+    async def put_blob(self, data: bytes) -> int:
+        """Park a payload too large for a message (a photo) where the owner can take it; its id."""
+        ...
+
+    async def take_blob(self, blob_id: int) -> bytes | None:
+        """The parked payload, removed; None when it is gone (taken, or expired after a minute)."""
+        ...
+
     def snapshot(self) -> dict[str, Any]:
         """Cluster-wide figures for /metrics and readiness: live nodes, live calls (refreshed in the background)."""
         ...

@@ -16,6 +16,7 @@ class SingleProcess:
         self._handlers: dict[str, Handler] = {}
         self._listeners: dict[str, Listener] = {}
         self._calls: set[str] = set()
+        self._blobs: list[bytes] = []  # never used with one process (no call lives elsewhere); kept for the interface
 
     async def start(self) -> None:
         return None
@@ -50,6 +51,13 @@ class SingleProcess:
 
     def on_broadcast(self, op: str, listener: Listener) -> None:
         self._listeners[op] = listener
+
+    async def put_blob(self, data: bytes) -> int:
+        self._blobs.append(data)
+        return len(self._blobs) - 1
+
+    async def take_blob(self, blob_id: int) -> bytes | None:
+        return self._blobs[blob_id] if 0 <= blob_id < len(self._blobs) else None
 
     def snapshot(self) -> dict[str, Any]:
         return {"shared": False, "node": self.node.tag, "nodes_live": 1, "calls_live": len(self._calls)}

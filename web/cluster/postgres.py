@@ -7,6 +7,8 @@ Tables (created here, PostgreSQL only; SQLite deployments are one process and ne
 - `gw_calls`: one row per live call with its owner's tag and user; the per-user limit counts the rows whose owner
   holds a lease, under a per-user advisory lock, so two nodes cannot both admit the last call.
 
+Large payloads (a photo for a call on another node) are parked in `gw_blobs` for the owner to take (a minute at most).
+
 Messages: every process LISTENs on its own channel (`gw_node_<tag>`) and on `gw_all`. A request carries an id and the
 sender's tag; the owner answers on the sender's channel. Payloads are JSON under PostgreSQL's 8,000-byte limit.
 The listening connection lives in its own thread (psycopg's blocking `notifies()`), so the event loop never waits.
@@ -50,6 +52,11 @@ SCHEMA = [
         started_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )""",
     "CREATE INDEX IF NOT EXISTS gw_calls_user ON gw_calls (user_id)",
+    """CREATE TABLE IF NOT EXISTS gw_blobs (
+        id BIGSERIAL PRIMARY KEY,
+        data BYTEA NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )""",
     "CREATE INDEX IF NOT EXISTS gw_calls_node ON gw_calls (node_tag)",
 ]
 
@@ -171,6 +178,7 @@ class PostgresCluster:
 
     async def _reap_and_count(self) -> None:
         gone = await self._db.fetchall("DELETE FROM gw_nodes WHERE lease_until < now() RETURNING tag")
+        await self._db.execute("DELETE FROM gw_blobs WHERE created_at < now() - INTERVAL '60 seconds'")
         await self._db.execute("DELETE FROM gw_calls c WHERE NOT EXISTS "
                                "(SELECT 1 FROM gw_nodes n WHERE n.tag = c.node_tag)")
         if gone:
@@ -195,6 +203,15 @@ class PostgresCluster:
 
     def snapshot(self) -> dict[str, Any]:
         return dict(self._snapshot)
+
+    async def put_blob(self, data: bytes) -> int:
+        row = await self._db.fetchone("INSERT INTO gw_blobs (data) VALUES (?) RETURNING id", (data,))
+        assert row is not None
+        return int(row["id"])
+
+    async def take_blob(self, blob_id: int) -> bytes | None:
+        row = await self._db.fetchone("DELETE FROM gw_blobs WHERE id = ? RETURNING data", (blob_id,))
+        return bytes(row["data"]) if row is not None else None
 
     # --- messages -----------------------------------------------------------------------------------------------
     def on_request(self, op: str, handler: Handler) -> None:

@@ -8,6 +8,7 @@ from web.cluster.base import Message
 from web.cluster.router import CallOperation
 from web.diagnostics.server_view import server_view_operation
 from web.media.calls import Credential, LiveCall
+from web.media.images import ImageRejected
 from web.monitor.monitoring import Monitoring
 from web.services import Services
 
@@ -42,9 +43,31 @@ async def _end(call: LiveCall, body: Message) -> Message:
     return {}
 
 
+def _add_image_with(svc: Services) -> CallOperation:
+    async def add_image(call: LiveCall, body: Message) -> Message | None:
+        """A photo for this process's call, parked by the process that received the upload (routes/realtime_images)."""
+        session = getattr(call, "session", None)
+        if not callable(getattr(session, "add_image", None)):
+            return None
+        data = await svc.cluster.take_blob(int(body.get("blob", -1)))
+        if data is None:
+            return {"refused": "image_invalid", "detail": "the photo was lost on its way to the call's server"}
+        text = body.get("text")
+        try:
+            prepared = await session.add_image(data, text if isinstance(text, str) else None,  # type: ignore[union-attr]
+                                               body.get("respond") is True)
+        except ImageRejected as exc:
+            return {"refused": exc.code, "detail": exc.message}
+        return {"image": {"width": prepared.width, "height": prepared.height, "bytes": len(prepared.jpeg),
+                          "source_width": prepared.source_width, "source_height": prepared.source_height}}
+
+    return add_image
+
+
 def wire_cluster(svc: Services, monitoring: Monitoring) -> None:
     svc.router.register("hangup", _hang_up_with(svc))
     svc.router.register("end", _end)
+    svc.router.register("image", _add_image_with(svc))
     svc.router.register("server_view", server_view_operation)
 
     async def revoked_elsewhere(body: Message) -> None:

@@ -3,7 +3,8 @@
 For devices whose SDK hands over a photo file rather than building Realtime events. The body is the photo itself
 (`Content-Type: image/jpeg` or `image/png`, question in `?text=`, `?respond=true` to ask for a reply at once) or
 multipart/form-data with an `image` file part and optional `text` and `respond` fields. Bearer token or session
-(CSRF rules as for every other non-safe request); only the call's owner may send, anyone else gets 404.
+(CSRF rules as for every other non-safe request); only the call's owner may send, anyone else gets 404. With more than
+one process, the photo is parked in PostgreSQL for the process that holds the call (web/cluster), which adds it.
 The photo is checked, downscaled and re-encoded like an `input_image` on the WebSocket (web/media/images).
 """
 
@@ -18,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from web.auth.guards import api_login_required
+from web.cluster.router import OwnerUnreachable
 from web.i18n import N_, gettext
 from web.media.images import ImageRejected
 from web.media.images.conversation import MAX_TEXT_CHARS
@@ -86,10 +88,24 @@ def _owned_session(request: Request, call_id: str) -> Any:
     return session if callable(getattr(session, "add_image", None)) else None
 
 
+def _image_reply(image: dict[str, Any], respond: bool) -> JSONResponse:
+    return JSONResponse({"image": image, "response_requested": respond}, status_code=201,
+                        headers={"Cache-Control": "no-store"})
+
+
+def _refusal(request: Request, code: str, detail: str) -> JSONResponse:
+    status, message = _REFUSALS.get(code, (409, OTHER_REFUSAL))
+    logger.info("photo refused", user_id=request.state.user.id, code=code)
+    return _error(status, code, message, detail=detail)
+
+
 @api_login_required
 async def add_image(request: Request) -> Response:
-    session = _owned_session(request, request.path_params["call_id"])
-    if session is None:
+    svc = services(request)
+    call_id = request.path_params["call_id"]
+    session = _owned_session(request, call_id)
+    elsewhere = session is None and svc.cluster.shared and svc.calls.get(call_id) is None
+    if session is None and not elsewhere:
         return _error(404, "call_not_found", NO_CALL)
     limit = request.app.state.settings.image_max_input_bytes
     try:
@@ -98,17 +114,24 @@ async def add_image(request: Request) -> Response:
         return _error(exc.status, "invalid_request", BAD_IMAGE_BODY, detail=str(exc))
     except ClientDisconnect:
         return Response(status_code=400)
+    text = (text or "").strip()[:MAX_TEXT_CHARS] or None
+    if session is None:  # the call may live on another process: park the photo for its owner, who adds it
+        body = {"blob": await svc.cluster.put_blob(data), "text": text, "respond": respond}
+        try:
+            result = await svc.router.run("image", call_id, request.state.user.id, body)
+        except OwnerUnreachable:
+            result = None
+        if result is None:
+            return _error(404, "call_not_found", NO_CALL)
+        if "refused" in result:
+            return _refusal(request, str(result["refused"]), str(result.get("detail", "")))
+        return _image_reply(result.get("image") or {}, respond)
     try:
-        prepared = await session.add_image(data, (text or "").strip()[:MAX_TEXT_CHARS] or None, respond)
+        prepared = await session.add_image(data, text, respond)
     except ImageRejected as exc:
-        status, message = _REFUSALS.get(exc.code, (409, OTHER_REFUSAL))
-        logger.info("photo refused", user_id=request.state.user.id, code=exc.code)
-        return _error(status, exc.code, message, detail=exc.message)
-    return JSONResponse(
-        {"image": {"width": prepared.width, "height": prepared.height, "bytes": len(prepared.jpeg),
-                   "source_width": prepared.source_width, "source_height": prepared.source_height},
-         "response_requested": respond},
-        status_code=201, headers={"Cache-Control": "no-store"})
+        return _refusal(request, exc.code, exc.message)
+    return _image_reply({"width": prepared.width, "height": prepared.height, "bytes": len(prepared.jpeg),
+                         "source_width": prepared.source_width, "source_height": prepared.source_height}, respond)
 
 
 routes: list[BaseRoute] = [
