@@ -184,3 +184,37 @@ async def test_a_photo_reaches_the_call_through_either_worker(http: tuple[httpx.
         assert missing.status_code == 404
     finally:
         await _hang_up(client_http, token, client)
+
+
+async def test_the_console_lists_the_calls_of_both_workers_and_ends_them_through_either(
+        server: LiveServer, database: str, http: tuple[httpx.AsyncClient, str], tmp_path: Path) -> None:
+    import re
+    import sys
+
+    from tests.support.live_server import child_environment
+
+    email, password = "root-admin@example.com", "Root-admin-pass-2026!"
+    created = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "web", "users", "add", email, "--password", password, "--admin", cwd=tmp_path,
+        env=child_environment(tmp_path, {"DATABASE_URL": database}), stderr=asyncio.subprocess.PIPE)
+    _out, err = await asyncio.wait_for(created.communicate(), 30)
+    assert created.returncode == 0, err
+    client_http, token = http
+    calls = await _one_call_per_worker(client_http, token)
+    async with httpx.AsyncClient(base_url=server.base_url, limits=fresh_connections(), timeout=10,
+                                 headers={"Origin": server.base_url}) as admin:
+        await login(admin, email, password)
+        admin_token = await page_token(admin, "/admin/calls")
+        try:
+            for _ in range(4):  # whichever worker renders the page lists both calls
+                page = (await admin.get("/admin/calls")).text
+                listed = set(re.findall(r'data-call-id="([^"]+)"', page))
+                assert {c.location.rsplit("/", 1)[-1] for c in calls.values() if c.location} <= listed
+            for client in calls.values():
+                call_id = (client.location or "").rsplit("/", 1)[-1]
+                ended = await admin.post(f"/admin/calls/{call_id}/end", data={"csrf_token": admin_token})
+                assert ended.status_code == 303
+                await client.wait_event("error", timeout=3, match=lambda e: e["error"]["code"] == "admin_ended")
+        finally:
+            for client in calls.values():
+                await client.close()

@@ -52,6 +52,10 @@ class Cluster(Protocol):
 
     def on_broadcast(self, op: str, listener: Listener) -> None: ...
 
+    async def directory(self) -> list[dict[str, Any]]:
+        """Every live call of the cluster: call_id, node_tag, user_id, transport, age_s."""
+        ...
+
     async def put_blob(self, data: bytes) -> int:
         """Park a payload too large for a message (a photo) where the owner can take it; its id."""
         ...

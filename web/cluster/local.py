@@ -52,6 +52,9 @@ class SingleProcess:
     def on_broadcast(self, op: str, listener: Listener) -> None:
         self._listeners[op] = listener
 
+    async def directory(self) -> list[dict[str, Any]]:
+        return []  # the registry itself lists this process's calls
+
     async def put_blob(self, data: bytes) -> int:
         self._blobs.append(data)
         return len(self._blobs) - 1

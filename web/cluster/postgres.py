@@ -204,6 +204,12 @@ class PostgresCluster:
     def snapshot(self) -> dict[str, Any]:
         return dict(self._snapshot)
 
+    async def directory(self) -> list[dict[str, Any]]:
+        return await self._db.fetchall(
+            "SELECT c.call_id, c.node_tag, c.user_id, c.transport, "
+            "EXTRACT(EPOCH FROM now() - c.started_at) AS age_s FROM gw_calls c JOIN gw_nodes n ON n.tag = c.node_tag "
+            "WHERE n.lease_until > now() ORDER BY c.started_at LIMIT 500")
+
     async def put_blob(self, data: bytes) -> int:
         row = await self._db.fetchone("INSERT INTO gw_blobs (data) VALUES (?) RETURNING id", (data,))
         assert row is not None

@@ -1,5 +1,5 @@
-"""The console's live calls (this process's, through the call registry's public methods; ending one reaches its owner
-on any process), usage with its chart and
+"""The console's live calls (this process's with their figures, the other processes' from the cluster's directory;
+ending one reaches its owner on any process), usage with its chart and
 CSV export, and the audit log."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from web.admin import audit
 from web.auth.guards import admin_required
 from web.cluster.router import OwnerUnreachable
+from web.db import DatabaseError
 from web.i18n import N_, gettext
 from web.media.calls import notice
 from web.routes.admin_people import fmt_time
@@ -51,6 +52,15 @@ async def _live_rows(request: Request) -> list[dict[str, Any]]:
             "tokens": meter.tokens.total if meter else 0, "cost": meter.cost_usd if meter else 0.0,
             "warned": bool(svc.usage.guards.get(call.id) and svc.usage.guards[call.id].warned),
         })
+    local = {row["id"] for row in rows}
+    with contextlib.suppress(DatabaseError):  # the calls of the other processes, from the cluster's directory
+        for entry in await svc.cluster.directory():
+            if entry["call_id"] in local:
+                continue
+            user = await svc.users.get(int(entry["user_id"]))
+            rows.append({"id": entry["call_id"], "email": user.email if user else str(entry["user_id"]),
+                         "transport": entry["transport"], "device": "", "duration_s": round(float(entry["age_s"])),
+                         "latency": None, "dropped": None, "tokens": 0, "cost": 0.0, "warned": False})
     return rows
 
 
