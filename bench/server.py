@@ -72,7 +72,6 @@ def create_bench_app() -> Starlette:
         out: dict[str, Any] = {"impl": impl, "threads": len(os.listdir("/proc/self/task")),
                                "max_loop_lag_ms": round(lag["max_ms"], 1),
                                "loop_lag_p99_ms": round(ticks[int(0.99 * (len(ticks) - 1))], 2) if ticks else None,
-                               "cpu_s": round(sum(os.times()[:2]), 3),
                                "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
         if impl == "ours":
             calls = [c for c in registry.live_calls() if isinstance(c, Call)]
