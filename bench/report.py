@@ -216,4 +216,6 @@ def render(results: dict[str, Any]) -> str:
         DESIGN,
     ]
     body = [*_summary(results), *_latency(results), *_turn(results), *_connect(results), *_capacity(results)]
+    body += ["", "More than one process (workers on one host): see [benchmarks-workers.md](benchmarks-workers.md) "
+             "(`python -m bench.workers`)."]
     return "\n".join([*head, *body]) + "\n"

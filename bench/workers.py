@@ -37,6 +37,7 @@ from aiortc import RTCPeerConnection
 from bench.capacity import _connect, _system_busy
 from bench.common import CountingPath, machine, opus_payloads, script
 from tests.support import free_port
+from web.media.rtc.ice import configure_host_addresses
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW_S = 10.0
@@ -178,6 +179,7 @@ def codec_floor(seconds: float = 10.0) -> dict[str, Any]:
 
 
 async def run() -> dict[str, Any]:
+    configure_host_addresses(["127.0.0.1"])  # the clients gather where the servers do (loopback only)
     floor_before = codec_floor()
     one = await ramp(1, (16, 20, 24, 32))
     two = await ramp(2)
