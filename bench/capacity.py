@@ -26,6 +26,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from bench.common import CountingPath, PacedPackets, counting_client, opus_payloads, script
 from tests.support import free_port
+from web.media.rtc.ice import configure_host_addresses
 
 ROOT = Path(__file__).resolve().parents[1]
 LEVELS = (1, 4, 8, 12, 16, 20, 24, 28, 32, 40)
@@ -127,6 +128,7 @@ async def _quiet_window(http: httpx.AsyncClient, url: str, server: psutil.Proces
 
 
 async def ramp(impl: str, levels: tuple[int, ...] = LEVELS) -> dict[str, Any]:
+    configure_host_addresses(["127.0.0.1"])  # the clients gather where the server does (loopback only)
     payloads = opus_payloads(script([(1.0, 0.3), (1.0, 0.0)]))
     process, url = await _start_server(impl)
     server = psutil.Process(process.pid)
