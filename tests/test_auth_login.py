@@ -65,7 +65,7 @@ async def test_unknown_user_wrong_password_and_disabled_account_look_the_same(ap
         svc.throttle = type(svc.throttle)(per_account=100, per_ip=100, window_s=60)
     assert len(set(bodies.values())) == 1 and "邮箱或密码错误" in bodies["wrong"]
     medians = [statistics.median(v) for v in timings.values()]
-    assert max(medians) / min(medians) < 3, timings  # a dummy verify keeps unknown users from answering fast
+    assert max(medians) / min(medians) < 3, timings  # an unknown account answers after as long as a real check
 
 
 async def test_repeated_failures_for_one_account_are_throttled_with_a_retry_time(app: Any,
@@ -152,3 +152,50 @@ async def test_already_signed_in_users_skip_the_form(client: httpx.AsyncClient) 
     await login(client)
     response = await client.get("/login?next=/account")
     assert response.status_code == 303 and response.headers["location"] == "/account"
+
+
+async def test_a_flood_aimed_at_an_account_does_not_lock_out_its_returning_browsers(app: Any) -> None:
+    """OWASP's device cookies: strangers' failures throttle the account for strangers; a browser that signed in to
+    the account before has its own count, so it still gets in (and a stranger with the right password does not)."""
+    from tests.conftest import make_client
+
+    async with make_client(app) as returning:
+        assert (await login(returning)).status_code == 303
+        known = returning.cookies.get("known_device")
+    assert known
+    async with make_client(app) as stranger:
+        for _ in range(app.state.settings.login_max_failures_per_account):
+            response, _elapsed = await _attempt(stranger, DEMO_EMAIL, "wrong-password!")
+            assert response.status_code == 401
+        response, _elapsed = await _attempt(stranger, DEMO_EMAIL, DEMO_PASSWORD)
+        assert response.status_code == 429
+    async with make_client(app, cookies={"known_device": known}) as browser:
+        response, _elapsed = await _attempt(browser, DEMO_EMAIL, DEMO_PASSWORD)
+        assert response.status_code == 303
+    async with make_client(app, cookies={"known_device": known}) as browser:
+        for _ in range(app.state.settings.login_max_failures_per_account):  # its own count trips on its own
+            response, _elapsed = await _attempt(browser, DEMO_EMAIL, "wrong-password!")
+            assert response.status_code == 401
+        response, _elapsed = await _attempt(browser, DEMO_EMAIL, DEMO_PASSWORD)
+        assert response.status_code == 429
+
+
+async def test_the_account_remembers_the_networks_it_signed_in_from_a_bounded_while(app_factory: Any) -> None:
+    now = [1_000_000.0]
+    app = await app_factory(clock=lambda: now[0])
+    users = app.state.services.users
+    user = await users.get_by_email(DEMO_EMAIL)
+    assert user is not None
+    from web.accounts.users import KNOWN_NETWORK_MAX_AGE_S, KNOWN_NETWORKS_PER_USER
+
+    await users.record_login(user.id, "203.0.113.0/24")
+    assert await users.signed_in_from(DEMO_EMAIL.upper(), "203.0.113.0/24")
+    assert not await users.signed_in_from(DEMO_EMAIL, "198.51.100.0/24")
+    assert not await users.signed_in_from("nobody@example.com", "203.0.113.0/24")
+    for i in range(KNOWN_NETWORKS_PER_USER):
+        now[0] += 1
+        await users.record_login(user.id, f"10.0.{i}.0/24")
+    assert not await users.signed_in_from(DEMO_EMAIL, "203.0.113.0/24")  # the oldest gave way
+    assert await users.signed_in_from(DEMO_EMAIL, "10.0.0.0/24")
+    now[0] += KNOWN_NETWORK_MAX_AGE_S + 10
+    assert not await users.signed_in_from(DEMO_EMAIL, f"10.0.{KNOWN_NETWORKS_PER_USER - 1}.0/24")

@@ -5,10 +5,12 @@ cheap and counted by the throttle, and one address or network cannot hold more t
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import httpx
 import pytest
 
-from bench.login_flood import SERVER_ENV, flood
+from bench.login_flood import SERVER_ENV, flood, seed_accounts
 from tests.support.live_server import LiveServerFactory, live_server_factory  # noqa: F401  (fixture)
 from web.accounts.admission import AdmissionRefused, LoginAdmission
 from web.accounts.passwords import HasherBusy, PasswordService
@@ -92,24 +94,85 @@ async def test_nobody_waits_beyond_the_deadline() -> None:
         hasher.close()
 
 
+def _refused(result: dict[str, Any]) -> int:
+    return int(result["attack"]["by_status"].get("503", 0) + result["attack"]["by_status"].get("429", 0))
+
+
+async def test_a_name_without_an_account_takes_no_place_and_answers_like_a_check() -> None:
+    hasher = PasswordService(time_cost=1, memory_kib=8192, parallelism=1, concurrency=1, max_waiting=2)
+    target = await hasher.hash("password-1")
+    try:
+        started = asyncio.get_running_loop().time()
+        results = await asyncio.gather(*(hasher.verify(None, "guess", path=(f"n{i}",)) for i in range(20)))
+        elapsed = asyncio.get_running_loop().time() - started
+        assert results == [False] * 20
+        # 20 real checks one at a time would take 20 hashes; these ran side by side, each as long as about one
+        assert elapsed < 10 * max(hasher._recent), (elapsed, list(hasher._recent))
+        running = [asyncio.create_task(hasher.verify(target, "wrong", path=(f"r{i}",))) for i in range(3)]
+        await asyncio.sleep(0)
+        with pytest.raises(HasherBusy):  # refused exactly when a real check from the same place would be
+            await hasher.verify(None, "guess", path=("r9",))
+        assert await asyncio.gather(*running) == [False] * 3
+    finally:
+        hasher.close()
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 async def test_a_first_time_user_signs_in_during_a_flood_of_40(live_server_factory: LiveServerFactory) -> None:  # noqa: F811
     server = live_server_factory(SERVER_ENV)
-    result = await flood(server.base_url, attackers=40, seconds=10.0, tries=4, case="first-time")
+    result = await flood(server.base_url, attackers=40, seconds=10.0, tries=4, case="first-time",
+                         targets=seed_accounts(server.data_dir))
     assert result["real_user"]["statuses"] == [303] * 4, result
     assert max(result["real_user"]["seconds"]) < 8.0, result  # bounded: well inside the 10 s wait deadline
-    busy = result["attack"]["by_status"].get("503", 0) + result["attack"]["by_status"].get("429", 0)
-    assert busy > 0, result  # the flood did fill the queue
+    assert _refused(result) > 0, result  # the flood did fill the queue
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 async def test_a_real_user_signs_in_during_a_flood_of_40(live_server_factory: LiveServerFactory) -> None:  # noqa: F811
     server = live_server_factory(SERVER_ENV)
-    result = await flood(server.base_url, attackers=40, seconds=8.0, tries=4)
+    result = await flood(server.base_url, attackers=40, seconds=8.0, tries=4, targets=seed_accounts(server.data_dir))
     assert result["real_user"]["statuses"] == [303] * 4, result
-    busy = result["attack"]["by_status"].get("503", 0) + result["attack"]["by_status"].get("429", 0)
-    assert busy > 0, result  # the flood did fill the queue
+    assert _refused(result) > 0, result  # the flood did fill the queue
     metrics = server.log_text()
     assert "login refused before hashing" in metrics
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_a_new_browser_on_a_network_the_account_used_gets_in_during_a_spread_flood(
+        live_server_factory: LiveServerFactory) -> None:  # noqa: F811
+    """Attackers spread over all of IPv4 and aimed at real accounts fill the normal lane with one place per
+    network, so a stranger cannot be told apart; a new browser on a network the account signed in from before
+    can."""
+    server = live_server_factory(SERVER_ENV)
+    result = await flood(server.base_url, attackers=40, seconds=10.0, tries=4, case="known-network-spread",
+                         targets=seed_accounts(server.data_dir))
+    assert result["real_user"]["statuses"] == [303] * 4, result
+    assert max(result["real_user"]["seconds"]) < 8.0, result
+    assert _refused(result) > 0, result
+    assert (await _metrics(server)).get("login_known_network_total", 0) >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_a_flood_of_made_up_names_costs_no_hash(live_server_factory: LiveServerFactory) -> None:  # noqa: F811
+    """Names without an account are answered without hashing, after as long as a real check takes: a spread flood
+    of them leaves the queue free for a first-time user, and the attackers get 401 like for a wrong password."""
+    server = live_server_factory(SERVER_ENV)
+    result = await flood(server.base_url, attackers=40, seconds=8.0, tries=4, case="first-time-spread")
+    assert result["real_user"]["statuses"] == [303] * 4, result
+    by_status = result["attack"]["by_status"]
+    assert by_status.get("401", 0) > 100 and _refused(result) == 0, result
+
+
+async def _metrics(server: Any) -> dict[str, float]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(server.url("/metrics"))).text
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name.split("{")[0]] = float(value)
+    return values

@@ -104,6 +104,9 @@ def _register_gauges(monitoring: Monitoring, svc: Services) -> None:
                               lambda: counters["login_throttled_total"], kind="counter")
     monitoring.register_gauge("login_busy_total", "Sign-ins refused before hashing (in-flight cap or full hash queue).",
                               lambda: counters["login_busy_total"], kind="counter")
+    monitoring.register_gauge("login_known_network_total",
+                              "Sign-ins from a new browser let into the returning lane by a network the account used.",
+                              lambda: counters["login_known_network_total"], kind="counter")
     monitoring.register_gauge("token_auth_failures_total", "Bearer requests with an unknown, expired or revoked token.",
                               lambda: counters["token_auth_failures_total"], kind="counter")
     monitoring.register_gauge("realtime_sessions_active", "Conversations open to the realtime upstream.",

@@ -134,4 +134,12 @@ MIGRATIONS: list[list[str]] = [
         # a temporary password set in the console must be replaced at the next sign-in
         "ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0",
     ],
+    [  # the networks each account signed in from: a new browser there is trusted during a login flood
+        """CREATE TABLE IF NOT EXISTS login_networks (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            network TEXT NOT NULL,
+            last_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (user_id, network)
+        )""",
+    ],
 ]

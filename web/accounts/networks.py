@@ -27,3 +27,10 @@ def network_path(address: str) -> tuple[str, ...]:
 def client_key(address: str) -> str:
     """The narrowest network of the address: one client for per-client limits."""
     return network_path(address)[-1]
+
+
+def home_network(address: str) -> str:
+    """The network a household or office usually shares (IPv4 /24, IPv6 /48), or "" for an unparsable address: where
+    an account signed in before, a new browser is trusted during a flood (web/accounts/users.py)."""
+    path = network_path(address)
+    return path[1] if len(path) > 1 else ""

@@ -5,14 +5,18 @@ One verify costs ~250 ms of CPU with the default parameters, so hashing runs in 
 flood cannot slow down the rest of the app (argon2-cffi releases the GIL while hashing). Returning browsers wait in a
 lane of their own that a flood cannot fill; within each lane the places are shared fairly between the callers'
 queue paths (network prefixes, web/accounts/fair_queue.py), so a flood from a few networks cannot take a first-time
-user's turn, and nobody waits longer than `max_wait_s`.
+user's turn, and nobody waits longer than `max_wait_s`. A check for an email that has no account computes no hash
+(it answers after as long as a real check takes now), so a flood of made-up names costs no CPU and takes no place.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import threading
+import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
@@ -72,16 +76,29 @@ class PasswordService:
         self._lanes: dict[bool, FairQueue[asyncio.Future[None]]] = {
             True: FairQueue(max_priority_waiting), False: FairQueue(max_waiting)}
         self._max_wait_s = max_wait_s
-        # Verifying against this keeps the timing of "unknown user" close to "wrong password".
-        self._dummy_hash = self._hasher.hash("dummy-password-for-timing")
+        # How long recent real checks took, queue wait included: a sign-in for an email without an account costs no
+        # hash but answers after one of these, so it looks like a wrong password and a flood of made-up names
+        # takes no place in the queue. Seeded with one hash timed now.
+        started = time.perf_counter()
+        self._hasher.hash("timing-seed")
+        self._recent: deque[float] = deque([time.perf_counter() - started], maxlen=64)
 
     @property
     def waiting(self) -> int:
         return sum(len(lane) for lane in self._lanes.values())
 
+    @property
+    def busy(self) -> bool:
+        """Whether a check would have to wait for its turn now."""
+        return self._free <= 0 or self.waiting > 0
+
+    def has_room(self, *, priority: bool = False, path: tuple[str, ...] = ()) -> bool:
+        """Whether a verify for `path` in that lane would be admitted now."""
+        return self._free > 0 or self._lanes[priority].can_admit(path)
+
     def check_capacity(self, *, priority: bool = False, path: tuple[str, ...] = ()) -> None:
         """HasherBusy now if a verify would be refused, so callers skip their own work (the account lookup) first."""
-        if self._free <= 0 and not self._lanes[priority].can_admit(path):
+        if not self.has_room(priority=priority, path=path):
             raise HasherBusy("password hashing queue is full")
 
     async def _acquire(self, priority: bool, path: tuple[str, ...]) -> None:
@@ -130,11 +147,18 @@ class PasswordService:
 
     async def verify(self, password_hash: str | None, password: str, *, priority: bool = False,
                      path: tuple[str, ...] = ()) -> bool:
-        """True when `password` matches; with `password_hash=None` runs a dummy verify and returns False. `path`
-        names the caller's group for a fair share of the wait queue (web/accounts/networks.py for sign-ins)."""
-        target = password_hash or self._dummy_hash
-        ok = bool(await self._run(self._verify_sync, target, password, priority=priority, path=path))
-        return ok and password_hash is not None
+        """True when `password` matches. `path` names the caller's group for a fair share of the wait queue
+        (web/accounts/networks.py for sign-ins). With `password_hash=None` (no such account) no hash is computed:
+        the answer is False, refused (HasherBusy) when a real check would be refused now, and otherwise given after
+        as long as a recent real check took."""
+        if password_hash is None:
+            self.check_capacity(priority=priority, path=path)
+            await asyncio.sleep(random.choice(self._recent))
+            return False
+        started = time.perf_counter()
+        ok = bool(await self._run(self._verify_sync, password_hash, password, priority=priority, path=path))
+        self._recent.append(time.perf_counter() - started)
+        return ok
 
     def _verify_sync(self, password_hash: str, password: str) -> bool:
         try:

@@ -11,6 +11,8 @@ from web.accounts.passwords import PasswordService, check_password_policy
 from web.db import Database
 
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+KNOWN_NETWORK_MAX_AGE_S = 180 * 24 * 3600
+KNOWN_NETWORKS_PER_USER = 16
 _COLUMNS = "id, email, display_name, role, disabled, created_at, last_login_at"
 
 
@@ -98,5 +100,26 @@ class UserRepository:
             raise AccountError("Role must be user or admin.")
         await self.db.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
 
-    async def record_login(self, user_id: int) -> None:
-        await self.db.execute("UPDATE users SET last_login_at = ? WHERE id = ?", (self.clock(), user_id))
+    async def record_login(self, user_id: int, network: str = "") -> None:
+        """Note the sign-in, and the network it came from (web/accounts/networks.py `home_network`)."""
+        now = self.clock()
+        await self.db.execute("UPDATE users SET last_login_at = ? WHERE id = ?", (now, user_id))
+        if not network:
+            return
+        await self.db.execute(
+            "INSERT INTO login_networks (user_id, network, last_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (user_id, network) DO UPDATE SET last_at = excluded.last_at", (user_id, network[:64], now))
+        await self.db.execute(  # bounded: the most recent few, within the known-device cookie's lifetime
+            "DELETE FROM login_networks WHERE user_id = ? AND (last_at < ? OR network NOT IN "
+            "(SELECT network FROM login_networks WHERE user_id = ? ORDER BY last_at DESC LIMIT ?))",
+            (user_id, now - KNOWN_NETWORK_MAX_AGE_S, user_id, KNOWN_NETWORKS_PER_USER))
+
+    async def signed_in_from(self, email: str, network: str) -> bool:
+        """True when the account signed in from `network` within the last KNOWN_NETWORK_MAX_AGE_S."""
+        if not email or not network:
+            return False
+        row = await self.db.fetchone(
+            "SELECT 1 AS hit FROM login_networks n JOIN users u ON u.id = n.user_id "
+            "WHERE u.email = ? AND n.network = ? AND n.last_at >= ?",
+            (normalize_email(email), network, self.clock() - KNOWN_NETWORK_MAX_AGE_S))
+        return row is not None

@@ -14,8 +14,8 @@ from starlette.routing import BaseRoute, Route
 from web.accounts.admission import AdmissionRefused
 from web.accounts.known_device import COOKIE as KNOWN_DEVICE
 from web.accounts.known_device import MAX_AGE_S as KNOWN_DEVICE_MAX_AGE_S
-from web.accounts.known_device import is_known, remember
-from web.accounts.networks import client_key, network_path
+from web.accounts.known_device import is_known, remember, throttle_key
+from web.accounts.networks import client_key, home_network, network_path
 from web.accounts.passwords import HasherBusy, PasswordPolicyError
 from web.accounts.users import normalize_email
 from web.auth.guards import AUTH_FAILED, is_htmx, login_required
@@ -85,22 +85,31 @@ async def login_submit(request: Request) -> Response:
     password = str(form.get("password", ""))
     next_url = safe_next(str(form.get("next", "/")))
     ip = _client_ip(request)
-    verdict = svc.throttle.check(email, ip)
+    returning = is_known(svc.settings.secret_key, read_cookies(request.scope).get(KNOWN_DEVICE), email)
+    # Failures of the account's returning browsers are counted apart (OWASP's device cookies): a flood aimed at the
+    # account locks out strangers, not the browsers it signed in from.
+    account_key = throttle_key(svc.settings.secret_key, email) if returning else email
+    verdict = svc.throttle.check(account_key, ip)
     if not verdict.allowed:
         logger.warning("login throttled", email=email, ip=ip, retry_after=verdict.retry_after_s)
         svc.counters["login_throttled_total"] += 1
         request.app.state.monitoring.record_login_failure("throttled")
         return _login_form(request, status=429, error=gettext(THROTTLED) % {"seconds": verdict.retry_after_s},
                            email=email, next_url=next_url, headers={"Retry-After": str(verdict.retry_after_s)})
-    known = is_known(svc.settings.secret_key, read_cookies(request.scope).get(KNOWN_DEVICE), email)
     # A flood on the account spares its returning browsers, which share their lane between accounts; everyone else
-    # shares the normal lane between networks. Capacity is checked before the account lookup, not after.
-    path = (email,) if known else network_path(ip)
+    # shares the normal lane between networks. Capacity is checked before the account lookup, not after. When the
+    # hasher is busy, a new browser on a network the account signed in from before joins the returning ones.
+    priority = returning
+    path = (email,) if returning else network_path(ip)
     try:
-        with svc.login_admission.enter("" if known else email, client_key(ip)):
-            svc.passwords.check_capacity(priority=known, path=path)
+        with svc.login_admission.enter("" if returning else email, client_key(ip)):
+            if not returning and svc.passwords.busy and await svc.users.signed_in_from(email, home_network(ip)):
+                priority, path = True, (email,)
+                svc.counters["login_known_network_total"] += 1
+            svc.passwords.check_capacity(priority=priority, path=path)
             found = await svc.users.get_with_hash(email) if email else None
-            verified = await svc.passwords.verify(found[1] if found else None, password, priority=known, path=path)
+            verified = await svc.passwords.verify(found[1] if found else None, password, priority=priority,
+                                                  path=path)
     except (HasherBusy, AdmissionRefused) as exc:
         svc.throttle.record_failure("", ip)  # counted against the address only: a flood cannot lock the account
         svc.counters["login_busy_total"] += 1
@@ -109,7 +118,7 @@ async def login_submit(request: Request) -> Response:
         return _login_form(request, status=503 if busy else 429, error=gettext(BUSY), email=email,
                            next_url=next_url, headers={"Retry-After": "5"})
     if found is None or not verified or found[0].disabled:
-        svc.throttle.record_failure(email, ip)
+        svc.throttle.record_failure(account_key, ip)
         svc.counters["login_failures_total"] += 1
         request.app.state.monitoring.record_login_failure()
         logger.warning("login failed", email=email, ip=ip, method="password")
@@ -118,6 +127,8 @@ async def login_submit(request: Request) -> Response:
     if svc.passwords.needs_rehash(password_hash):
         await svc.users.store_rehash(user.id, password)
     response = await start_session(request, svc, user.id, next_url, method="password", email=email)
+    if returning:
+        svc.throttle.record_success(account_key)
     cookie = remember(svc.settings.secret_key, read_cookies(request.scope).get(KNOWN_DEVICE), email)
     response.raw_headers.append(set_cookie_header(KNOWN_DEVICE, cookie, max_age=KNOWN_DEVICE_MAX_AGE_S,
                                                   secure=svc.settings.is_production))
@@ -131,7 +142,7 @@ async def start_session(request: Request, svc: Services, user_id: int, next_url:
         await svc.sessions.revoke(request.state.session_id)
     raw_id, session_id = await svc.sessions.create(
         user_id, ip=_client_ip(request), user_agent=request.headers.get("user-agent", ""))
-    await svc.users.record_login(user_id)
+    await svc.users.record_login(user_id, home_network(_client_ip(request)))
     if email:
         svc.throttle.record_success(email)
     logger.info("login succeeded", user_id=user_id, ip=_client_ip(request), method=method, session_id=session_id[:12])
