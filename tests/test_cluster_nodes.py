@@ -26,16 +26,14 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
-import psycopg
 import pytest
 
 from tests.media_fixtures.browser_env import require
 from tests.media_fixtures.rtc_client import RtcClient
 from tests.support.auth import login, page_token
-from tests.support.cluster import directory_rows, fresh_connections, fresh_database, node_of, owner_of
+from tests.support.cluster import directory_rows, fresh_connections, fresh_database, node_of, owner_of, socket_url
 from tests.support.live_server import child_environment
 from tests.support.netsim import Namespace, Network
 from web.media.rtc.ice import configure_host_addresses, host_addresses
@@ -136,16 +134,6 @@ def in_namespace(ns: Namespace, work: Callable[[], Awaitable[T]], timeout: float
     return value
 
 
-def socket_url(tcp_url: str) -> str:
-    """The same database through the server's Unix socket, reachable from any network namespace."""
-    with psycopg.connect(tcp_url, autocommit=True) as conn:
-        row = conn.execute("SHOW unix_socket_directories").fetchone()
-    directory = str(row[0]).split(",")[0].strip() if row else ""
-    require(directory.startswith("/"), "the test PostgreSQL has no Unix socket")
-    parts = urlsplit(tcp_url)
-    return f"postgresql://{parts.username}@/{parts.path.lstrip('/')}?host={directory}&port={parts.port}"
-
-
 def start_node(cluster: Cluster, ns: Namespace, address: str, gateway: str, data: Path) -> None:
     data.mkdir(parents=True, exist_ok=True)
     env = child_environment(data, {
@@ -197,7 +185,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     base = Path(tmp_path_factory.mktemp("nodes"))
     with fresh_database(url) as database, Network() as net:
         lb = net.namespace("lb")
-        made = Cluster(lb, database, socket_url(database))
+        socket = socket_url(database)
+        require(socket is not None, "the test PostgreSQL has no Unix socket")
+        assert socket is not None
+        made = Cluster(lb, database, socket)
         servers = []
         for index in range(1, NODES + 1):
             ns = net.namespace(f"n{index}")

@@ -46,3 +46,15 @@ def fresh_connections() -> httpx.Limits:
 def directory_rows(database_url: str, sql: str) -> list[tuple[object, ...]]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         return list(conn.execute(sql).fetchall())
+
+
+def socket_url(tcp_url: str) -> str | None:
+    """The same database through the server's Unix socket, reachable from any network namespace; None when the
+    server has no socket."""
+    with psycopg.connect(tcp_url, autocommit=True) as conn:
+        row = conn.execute("SHOW unix_socket_directories").fetchone()
+    directory = str(row[0]).split(",")[0].strip() if row else ""
+    if not directory.startswith("/"):
+        return None
+    parts = urlsplit(tcp_url)
+    return f"postgresql://{parts.username}@/{parts.path.lstrip('/')}?host={directory}&port={parts.port}"
