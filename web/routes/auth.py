@@ -29,7 +29,8 @@ from web.templating import render
 
 LOGIN_FAILED = N_("Incorrect email or password.")
 THROTTLED = N_("Too many sign-in attempts. Try again in %(seconds)s seconds.")
-BUSY = N_("The service is busy. Try again in a few seconds.")
+BUSY = N_("Sign-in is very busy right now. Try again in a few seconds; a browser or network you signed in from "
+           "before is let in first.")
 BAD_FORM = N_("The form could not be read. Reload the page and try again.")
 
 
