@@ -118,7 +118,7 @@ async def rtc_trial(http_url: str, token: str) -> float:
 
         async def tap(packet: Any, arrival_time_ms: int) -> None:
             if not heard.done() and packet.payload:
-                pcm = b"".join(f.to_ndarray().tobytes() for f in decoder.decode(packet.payload))
+                pcm = decoder.decode(packet.payload)
                 if rms(pcm) > LOUD:
                     heard.set_result(time.monotonic())
             await original(packet, arrival_time_ms)

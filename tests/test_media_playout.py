@@ -7,7 +7,6 @@ import time
 import numpy as np
 
 from web.media.audio.opus import OpusMonoDecoder
-from web.media.audio.resample import frame_to_pcm
 from web.media.rtc.playout import PlayoutTrack
 
 MS = 48  # bytes per ms of PCM16 24 kHz mono
@@ -20,7 +19,7 @@ def tone_24k(ms: int, amplitude: float = 0.3) -> bytes:
 
 def level(payloads: list[bytes]) -> float:
     decoder = OpusMonoDecoder()
-    pcm = b"".join(frame_to_pcm(f) for p in payloads for f in decoder.decode(p))
+    pcm = b"".join(decoder.decode(p) for p in payloads)
     samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
     return float(np.sqrt(np.mean(samples * samples))) if samples.size else 0.0
 
@@ -93,3 +92,4 @@ async def test_buffer_is_bounded() -> None:
     stats = track.stats()
     assert stats["queued_ms"] == 80
     assert stats["dropped_ms"] == 80
+

@@ -3,8 +3,9 @@
 - Pacing: `recv()` sleeps until `start + n × 20 ms` before returning frame n (aiortc sends as fast as `recv()` returns;
   shared/reference/aiortc.md §9). A loop stall longer than 200 ms re-bases the clock instead of bursting to catch up.
 - Encoding: we hand aiortc ready-made Opus packets (an `av.Packet` per frame) so its sender does not run its own
-  resampler and encoder in a thread pool; ours are single-threaded and mono. Between replies we repeat one cached
-  encoded-silence packet, which costs no encoding at all.
+  resampler and encoder in a thread pool. Ours is libopus coding the model's 24 kHz mono directly (no resampling;
+  the RTP clock stays 48 kHz). Between replies we repeat one cached encoded-silence packet, which costs no encoding
+  at all.
 - Accounting for barge-in: every byte queued is tagged with its item, so `clear()` can say how much of the playing
   item actually went out (`played`) and was received (`received`); the call truncates at the smaller of the two.
 - Bounds: at most `max_buffer_ms` of audio waits here (default 60 s, ~2.9 MB); more is dropped and counted.
@@ -23,12 +24,10 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from web.media.audio.opus import FRAME_SAMPLES, OPUS_RATE, OpusMonoEncoder
-from web.media.audio.resample import PcmResampler, pcm_to_frame
 
 PTIME = 0.020
 IN_RATE = 24_000
 IN_FRAME_BYTES = IN_RATE * 2 * 20 // 1000  # 960: 20 ms of 24 kHz mono s16
-OUT_FRAME_BYTES = FRAME_SAMPLES * 2  # 1,920: 20 ms of 48 kHz mono s16
 BYTES_PER_MS = IN_RATE * 2 // 1000
 MAX_ITEMS = 16
 
@@ -72,10 +71,8 @@ class PlayoutTrack(MediaStreamTrack):
         self._segments: deque[Segment] = deque()
         self._items: OrderedDict[str, ItemProgress] = OrderedDict()
         self._cancelled: OrderedDict[str, None] = OrderedDict()  # interrupted items (an ordered, bounded set)
-        self._out48 = bytearray()
-        self._resampler = PcmResampler(OPUS_RATE)
-        self._encoder = OpusMonoEncoder()
-        self._silence = self._encoder.encode(bytes(OUT_FRAME_BYTES))
+        self._encoder = OpusMonoEncoder(IN_RATE)
+        self._silence = self._encoder.encode(bytes(IN_FRAME_BYTES))
         self._playing: str | None = None
         self._partial_waits = 0
         self._start: float | None = None
@@ -123,7 +120,6 @@ class PlayoutTrack(MediaStreamTrack):
                 self._cancel(key)
         self._buf.clear()
         self._segments.clear()
-        self._out48.clear()
         self._partial_waits = 0
         self._playing = None  # no "stopped" event: the caller reports `output_audio_buffer.cleared` instead
         if head is None or head not in self._items:
@@ -170,14 +166,10 @@ class PlayoutTrack(MediaStreamTrack):
         del self._buf[:IN_FRAME_BYTES]
         self._partial_waits = 0
         self._account(len(taken))
-        pcm = taken.ljust(IN_FRAME_BYTES, b"\0")
-        self._out48 += self._resampler.resample(pcm_to_frame(pcm, IN_RATE))
-        out = bytes(self._out48[:OUT_FRAME_BYTES]).ljust(OUT_FRAME_BYTES, b"\0")
-        del self._out48[:OUT_FRAME_BYTES]
         self.audio_frames += 1
         if self.first_audio_at is None:
             self.first_audio_at = time.monotonic()
-        return self._encoder.encode(out)
+        return self._encoder.encode(taken.ljust(IN_FRAME_BYTES, b"\0"))
 
     def _tail_ready(self) -> bool:
         """A partial frame is played (padded) when its item is finished, or after waiting two frames for more."""

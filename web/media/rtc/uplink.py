@@ -9,15 +9,16 @@ What we do instead. We keep aiortc's `RTCRtpReceiver` for everything around the 
 stats) and replace its jitter buffer object with `DirectAudioPath`, which gets every depayloaded RTP packet
 synchronously in the SRTP receive task and:
 
-- decodes it at once, on the loop (~40 µs): one RTP packet carries complete Opus frames, nothing to reassemble;
+- decodes it at once, on the loop, straight to 24 kHz mono (libopus decodes at that rate natively, ~20 µs): one RTP
+  packet carries complete Opus frames, nothing to reassemble;
 - drops a packet that arrives after a later one was already decoded (late or duplicate). Our consumer is a speech
   model, not a loudspeaker: a missing 20 ms is inaudible to it, while waiting for stragglers would cost latency on
   every frame for the rest of the call;
 - fills a gap left by lost packets with up to 200 ms of silence, so the upstream's audio clock stays in step with the
   wall clock (its VAD timestamps and our barge-in arithmetic rely on that);
-- resamples to 24 kHz mono on a single-threaded graph and emits fixed-size chunks (default 20 ms) to a callback.
+- emits fixed-size chunks (default 20 ms) to a callback.
 
-So arrival → chunk is decode + resample time (~0.1 ms), and a loss burst leaves no state behind: the packet after it
+So arrival → chunk is decode time (~20 µs), and a loss burst leaves no state behind: the packet after it
 is decoded immediately. No decoder thread runs (we stop aiortc's), and nothing here queues; the only buffer is the
 call's bounded uplink queue. Measured against the stock receiver in docs/benchmarks.md.
 """
@@ -30,8 +31,7 @@ from typing import Any
 
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
-from web.media.audio.opus import OpusMonoDecoder
-from web.media.audio.resample import PcmResampler
+from web.media.audio.opus import OpusError, OpusMonoDecoder
 
 OUT_RATE = 24_000
 RTP_CLOCK = 48_000  # Opus RTP clock rate, whatever the actual sampling rate
@@ -49,15 +49,13 @@ class DirectAudioPath:
     def __init__(self, sink: ChunkSink, chunk_ms: int = 20) -> None:
         self._sink = sink
         self._chunk_bytes = OUT_RATE * 2 * chunk_ms // 1000
-        self._decoder = OpusMonoDecoder()
-        self._resampler = PcmResampler(OUT_RATE)
+        self._decoder = OpusMonoDecoder(OUT_RATE)
         self._opus_payload_types: set[int] | None = None  # None until negotiated: accept any
         self._last_seq: int | None = None
         self._last_ts = 0
         self._last_samples = 0
         self._pending = bytearray()
         self._pending_since = 0.0
-        self._primed = False
         self.last_packet_at = 0.0
         self.packets = 0
         self.lost = 0
@@ -92,21 +90,12 @@ class DirectAudioPath:
         if not payload:
             return False, None
         try:
-            frames = self._decoder.decode(bytes(payload))
-        except Exception:  # FFmpeg raises several error types on corrupt payloads
+            pcm = self._decoder.decode(bytes(payload))
+        except OpusError:
             self.decode_errors += 1
             return False, None
-        self._last_samples = sum(f.samples for f in frames) if frames else 960
-        for frame in frames:
-            pcm = self._resampler.resample(frame)
-            if not self._primed:
-                # The resampler holds back a few samples (its filter delay) on the first frame. Pad them once at
-                # the front, so every later frame yields exactly one 20 ms chunk the moment it arrives instead of
-                # each chunk waiting ~20 ms for the next frame to top it up.
-                self._primed = True
-                expected = frame.samples * OUT_RATE // frame.sample_rate * 2
-                pcm = bytes(max(0, expected - len(pcm))) + pcm
-            self._push(pcm, now, ts)
+        self._last_samples = len(pcm) // 2 * (RTP_CLOCK // OUT_RATE) or 960
+        self._push(pcm, now, ts)
         return False, None
 
     # --- chunking --------------------------------------------------------------------------------------------------
