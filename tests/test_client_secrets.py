@@ -19,6 +19,7 @@ from tests.media_fixtures.wiring import wire_calls
 from tests.support.auth import csrf_token, login
 from tests.test_tokens import _create
 from tests.test_ws_helpers import next_event, serve
+from web.auth.client_secrets import hash_secret
 
 URL = "/v1/realtime/client_secrets"
 
@@ -53,7 +54,9 @@ async def test_device_token_mints_a_key_that_starts_a_call(app_factory: Any, log
             key = body["value"]
             assert key.startswith("ek_") and body["expires_at"] == int(clock.now + 120)
             assert body["session"]["instructions"] == "Be brief." and "tracing" not in body["session"]
-            assert key not in str(app.state.services.client_secrets._secrets)  # only its hash is kept
+            stored = await app.state.services.db.fetchall("SELECT * FROM client_secrets")
+            assert len(stored) == 1 and key not in str(stored)  # only its hash is kept
+            assert stored[0]["secret_hash"] == hash_secret(key)
 
             # the key starts a call over WebRTC (no cookie, no CSRF token: a bearer request) …
             offer = await client.offer_sdp()

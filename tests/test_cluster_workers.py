@@ -218,3 +218,40 @@ async def test_the_console_lists_the_calls_of_both_workers_and_ends_them_through
         finally:
             for client in calls.values():
                 await client.close()
+
+
+async def test_a_client_secret_minted_by_one_worker_starts_calls_on_the_other_and_the_mint_limit_is_shared(
+        server: LiveServer, http: tuple[httpx.AsyncClient, str]) -> None:
+    from web.auth.client_secrets import MINTS_PER_MINUTE
+
+    client_http, token = http
+    minted, keys = 0, {}  # worker → an ek_ key it minted
+    for _ in range(ATTEMPTS):
+        response = await client_http.post("/v1/realtime/client_secrets", json={}, headers={"X-CSRF-Token": token})
+        assert response.status_code == 200, response.text
+        minted += 1
+        keys.setdefault(node_of(response), response.json()["value"])
+        if len(keys) == 2:
+            break
+    minter, key = next(iter(keys.items()))
+    started_on: set[str] = set()
+    async with httpx.AsyncClient(base_url=server.base_url, limits=fresh_connections(), timeout=10) as app:
+        for _ in range(ATTEMPTS):  # a bearer request with the key alone: no cookie, no CSRF token
+            client = RtcClient()
+            started = await app.post("/v1/realtime/calls", content=(await client.offer_sdp()).encode(),
+                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/sdp"})
+            await client.close()
+            assert started.status_code == 201, started.text
+            ended = await client_http.delete(started.headers["location"], headers={"X-CSRF-Token": token})
+            assert ended.status_code == 204  # the key's calls are its parent session's calls
+            started_on.add(node_of(started))
+            if started_on - {minter}:
+                break
+    assert started_on - {minter}, "no call with the key reached the worker that did not mint it"
+    while True:  # the per-user minting rate counts the keys of both workers
+        response = await client_http.post("/v1/realtime/client_secrets", json={}, headers={"X-CSRF-Token": token})
+        if response.status_code == 429:
+            break
+        assert response.status_code == 200 and minted < MINTS_PER_MINUTE, (response.status_code, minted)
+        minted += 1
+    assert minted == MINTS_PER_MINUTE

@@ -142,4 +142,15 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (user_id, network)
         )""",
     ],
+    [  # short-lived ek_ keys, in the database so that every worker and node accepts a key any of them minted
+        """CREATE TABLE IF NOT EXISTS client_secrets (
+            secret_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            parent_handle TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            session TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX IF NOT EXISTS client_secrets_user_created ON client_secrets (user_id, created_at)",
+    ],
 ]

@@ -55,9 +55,9 @@ class Services:
     router: CallRouter  # runs hang-up and the server view on whichever process owns the call
     drainer: Drainer  # what SIGTERM does to the calls
     throttle_sync: ThrottleSync  # shares sign-in failures between processes
+    client_secrets: ClientSecretStore  # ek_ keys, in the database (every process accepts them)
     counters: Counter[str] = field(default_factory=Counter)  # monotonic event counts exported by /metrics
     login_admission: LoginAdmission = field(default_factory=LoginAdmission)  # sign-ins in flight per address/account
-    client_secrets: ClientSecretStore = field(default_factory=ClientSecretStore)  # ek_ keys (issue 11)
     diagnostics_runs: CreateLimiter = field(default_factory=CreateLimiter)  # new diagnostics reports per address
     report_guesses: CreateLimiter = field(  # report IDs that show nothing, per address
         default_factory=lambda: CreateLimiter(GUESS_LIMIT, GUESS_WINDOW_S))
@@ -99,7 +99,7 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
         sessions=sessions,
         tokens=tokens,
         usage=usage,
-        client_secrets=ClientSecretStore(clock),
+        client_secrets=ClientSecretStore(db, clock),
         throttle=throttle,
         calls=calls,
         rtc=RtcTransport(settings, calls),

@@ -153,7 +153,7 @@ class SessionAuthMiddleware:
     async def _resolve_client_secret(self, scope: Scope, secret: str, ip: str) -> bool:
         """An `ek_` key: valid only to start calls, while unexpired and while its parent credential is active."""
         state = scope["state"]
-        record = self.svc.client_secrets.resolve(secret)
+        record = await self.svc.client_secrets.resolve(secret)
         path = str(scope.get("path", ""))
         user = None
         if record is not None and path in CLIENT_SECRET_PATHS and await credential_is_active(

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from web.auth.client_secrets import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ClientSecretError
 from web.auth.guards import api_login_required
+from web.db import DatabaseError
 from web.i18n import N_, gettext
 from web.media.realtime.sanitize import RejectedEvent, sanitize_client_event
 from web.services import services
@@ -26,6 +27,7 @@ from web.services import services
 MAX_BODY_BYTES = 64 * 1024
 BAD_REQUEST = N_("The client secret request is not valid: %(detail)s")
 NOT_WITH_SECRET = N_("A client secret cannot mint another one. Use a device token or sign in.")
+UNAVAILABLE = N_("The service is temporarily unavailable. Try again in a minute.")
 
 
 def _error(status: int, code: str, message: str, **params: Any) -> JSONResponse:
@@ -85,10 +87,13 @@ async def create_client_secret(request: Request) -> Response:
     svc = services(request)
     user = request.state.user
     try:
-        secret, record = svc.client_secrets.mint(user.id, request.state.session_id, ttl, session)
+        secret, record = await svc.client_secrets.mint(user.id, request.state.session_id, ttl, session)
     except ClientSecretError as exc:
         logger.info("client secret refused", user_id=user.id, code=exc.code)
         return _error(429, exc.code, str(exc))
+    except DatabaseError as exc:
+        logger.error("client secret not stored", user_id=user.id, error=str(exc))
+        return _error(503, "database_unavailable", UNAVAILABLE)
     logger.info("client secret minted", user_id=user.id, ttl_s=ttl, auth_method=request.state.auth_method)
     settings = request.app.state.settings
     model = {"echo": "echo", "azure": settings.azure_openai_realtime_deployment_name}.get(
