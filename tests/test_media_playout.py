@@ -93,3 +93,19 @@ async def test_buffer_is_bounded() -> None:
     assert stats["queued_ms"] == 80
     assert stats["dropped_ms"] == 80
 
+
+async def test_every_track_paces_on_one_shared_20ms_grid() -> None:
+    """Calls that start at different moments still have their frames due at the same instants (one loop wake-up)."""
+    import asyncio
+
+    first = PlayoutTrack()
+    await first.recv()
+    await asyncio.sleep(0.007)
+    second = PlayoutTrack()
+    await second.recv()
+    for _ in range(3):
+        await asyncio.gather(first.recv(), second.recv())
+    assert first._start is not None and second._start is not None
+    offset = (second._start - first._start) / 0.020
+    assert abs(offset - round(offset)) < 1e-6, offset
+    assert first.stats()["late_frames"] == second.stats()["late_frames"] == 0

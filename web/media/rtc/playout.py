@@ -1,7 +1,8 @@
 """The downlink: model audio (PCM16 24 kHz mono deltas) → paced 20 ms Opus packets on our outbound WebRTC track.
 
 - Pacing: `recv()` sleeps until `start + n × 20 ms` before returning frame n (aiortc sends as fast as `recv()` returns;
-  shared/reference/aiortc.md §9). A loop stall longer than 200 ms re-bases the clock instead of bursting to catch up.
+  shared/reference/aiortc.md §9), with `start` on a 20 ms grid shared by every call. A loop stall longer than 200 ms
+  re-bases the clock (onto the grid again) instead of bursting to catch up.
 - Encoding: we hand aiortc ready-made Opus packets (an `av.Packet` per frame) so its sender does not run its own
   resampler and encoder in a thread pool. Ours is libopus coding the model's 24 kHz mono directly (no resampling;
   the RTP clock stays 48 kHz). Between replies we repeat one cached encoded-silence packet, which costs no encoding
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -30,6 +32,13 @@ IN_RATE = 24_000
 IN_FRAME_BYTES = IN_RATE * 2 * 20 // 1000  # 960: 20 ms of 24 kHz mono s16
 BYTES_PER_MS = IN_RATE * 2 // 1000
 MAX_ITEMS = 16
+
+
+def _on_grid(now: float) -> float:
+    """The next instant on the process-wide 20 ms grid of the monotonic clock. Every call's frames are due on the same
+    instants, so the event loop wakes once per 20 ms for all of them instead of once per call (each wake-up costs CPU,
+    a lot of it in virtual machines; measured in docs/benchmarks-workers.md)."""
+    return math.ceil(now / PTIME) * PTIME
 
 
 @dataclass
@@ -138,7 +147,8 @@ class PlayoutTrack(MediaStreamTrack):
             raise MediaStreamError
         now = time.monotonic()
         if self._start is None:
-            self._start = now
+            self._start = _on_grid(now)
+            await asyncio.sleep(self._start - now)
         else:
             delay = self._start + self._n * PTIME - now
             if delay > 0:
@@ -146,7 +156,7 @@ class PlayoutTrack(MediaStreamTrack):
             elif delay < -PTIME:
                 self.late_frames += 1
                 if delay < -0.2:
-                    self._start = now - self._n * PTIME
+                    self._start = _on_grid(now) - self._n * PTIME
         packet = av.Packet(self._next_payload())
         packet.pts = self._n * FRAME_SAMPLES
         packet.time_base = fractions.Fraction(1, OPUS_RATE)
