@@ -23,22 +23,14 @@ def base64_payload_bytes(text: str) -> int:
     return len(text) * 3 // 4 - text[-2:].count("=") if text else 0
 
 
-def token_id_of(credential: str | None) -> int | None:
-    if credential and credential.startswith("token:"):
-        try:
-            return int(credential.removeprefix("token:"))
-        except ValueError:
-            return None
-    return None
-
-
 class ConversationMeter:
     def __init__(self, info: dict[str, Any], *, upstream: str, prices: PriceTable,
                  on_end: Callable[[ConversationMeter], None], clock: Callable[[], float] = time.time) -> None:
         self.call_id = str(info["call_id"])
         self.user_id = int(info["user_id"])
         self.transport = str(info["transport"])
-        self.token_id = token_id_of(info.get("credential"))
+        token_id = info.get("token_id")  # the device token that admitted the call, None for a browser session
+        self.token_id = int(token_id) if token_id is not None else None
         self.upstream = upstream
         self.prices = prices
         self.tokens = TokenCounts()

@@ -148,8 +148,9 @@ class CallRegistry:
         """A fresh, not yet started upstream session for call `call_id`, announced to `on_new_session`."""
         session = self.session_factory(self.settings, user_id=user_id, log_context=log_context)
         if self.on_new_session is not None:
+            token_id = credential.token_id if credential is not None and credential.is_token else None
             self.on_new_session(session, {"call_id": call_id, "user_id": user_id, "transport": transport,
-                                          "credential": credential.handle if credential is not None else None})
+                                          "token_id": token_id})
         return session
 
     def add(self, slot: Slot, call: LiveCall) -> None:
