@@ -116,12 +116,14 @@ async def test_agents_sdk_webrtc_same_and_cross_origin(tmp_path: Path, speech_wa
             await context.close()
 
 
-async def test_agents_sdk_webrtc_relayed_to_the_fake_azure(tmp_path: Path, speech_wav: Path) -> None:
-    """The same SDK code, with the gateway relaying to an Azure upstream (the project's fake) instead of echoing."""
+@pytest.mark.parametrize("mode", ["azure", "azure-preview"])
+async def test_agents_sdk_webrtc_relayed_to_the_fake_azure(tmp_path: Path, speech_wav: Path, mode: str) -> None:
+    """The same SDK code, with the gateway relaying to an Azure upstream (the project's fake) instead of echoing: the
+    GA path, and the preview path whose events the gateway translates to GA ones."""
     from tests.fake_realtime import FakeRealtimeServer
 
     async with FakeRealtimeServer() as fake:
-        env = {key.upper(): str(value) for key, value in fake.settings_overrides("azure").items()}
+        env = {key.upper(): str(value) for key, value in fake.settings_overrides(mode).items()}
         with run_live_server(tmp_path, env) as server:
             base = server.url("").rstrip("/")
             async with launch_chromium(BrowserOptions(fake_mic_wav=speech_wav, loop_mic=True)) as browser:
@@ -132,4 +134,4 @@ async def test_agents_sdk_webrtc_relayed_to_the_fake_azure(tmp_path: Path, speec
                 key = await page.evaluate(MINT)
                 check(await page.evaluate(CONNECT, {"base": base, "key": key}))
                 await context.close()
-    assert [c.protocol for c in fake.connections] == ["ga"]
+    assert [c.protocol for c in fake.connections] == ["beta" if mode == "azure-preview" else "ga"]

@@ -1,6 +1,8 @@
 """The gateway's pages in Debian's headless Firefox (firefox-esr), driven by puppeteer-core over WebDriver BiDi
 (tests/js/firefox_pages.mjs; no geckodriver, no browser download): sign in, a voice call over WebRTC whose reply is
-heard (inbound RTP audio level), the automatic WebSocket fallback when UDP is blocked, and the diagnostics checklist.
+heard (inbound RTP audio level), the automatic WebSocket fallback when UDP is blocked, the diagnostics checklist, and
+the OpenAI Agents SDK's WebRTC transport (unchanged, with `ek_` keys from the gateway) on an app's pages on another
+origin allowed by CORS_ALLOWED_ORIGINS, one of them with a strict CSP of its own.
 
 One run serves every test of this file: this module, run as a script inside a private network namespace with only
 `lo` (like tests/browser/test_voice_page.py), starts a PulseAudio null sink (headless Firefox leaves every
@@ -12,13 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +33,15 @@ import pytest
 
 from tests.media_fixtures.browser_env import namespace_prefix, require
 from tests.media_fixtures.browser_run import spawn_app, wait_healthy
+from tests.support import free_port
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "tests/js"
 FIREFOX = Path("/usr/bin/firefox-esr")
-SCENARIOS = "voice,fallback,diagnostics"
+SDK = JS / "node_modules/@openai/agents-realtime/dist/bundle/openai-realtime-agents.umd.js"
+SCENARIOS = "voice,fallback,diagnostics,agents_sdk"
 RUN_TIMEOUT_S = 180
 
 
@@ -63,13 +72,40 @@ def stop(process: subprocess.Popen[Any]) -> None:
         process.wait()
 
 
+@contextmanager
+def foreign_site(workdir: Path) -> Iterator[str]:
+    """An app builder's static page on another origin (another loopback port) that loads the SDK's bundle."""
+    site = workdir / "site"
+    site.mkdir()
+    (site / "sdk.js").write_bytes(SDK.read_bytes())
+    page = '<!doctype html>{}<title>app</title><script src="sdk.js"></script>\n'
+    (site / "index.html").write_text(page.format(""))
+    strict_csp = '<meta http-equiv="Content-Security-Policy" content="script-src \'self\'">'
+    (site / "strict.html").write_text(page.format(strict_csp))
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()),
+                                 functools.partial(SimpleHTTPRequestHandler, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 async def run(workdir: Path, scenarios: str) -> dict[str, Any]:
+    with foreign_site(workdir) as site:
+        return await run_with_site(workdir, scenarios, site)
+
+
+async def run_with_site(workdir: Path, scenarios: str, site: str) -> dict[str, Any]:
     runtime = Path(tempfile.mkdtemp(prefix="pulse-", dir=workdir))
     pulse = start_pulseaudio(runtime)
-    app, url = spawn_app(workdir, {})
+    app, url = spawn_app(workdir, {"CORS_ALLOWED_ORIGINS": site})
     try:
         await wait_healthy(app, url, workdir / "server.log")
-        env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime), "FIREFOX": str(FIREFOX)}
+        env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime), "FIREFOX": str(FIREFOX),
+               "FOREIGN_SITE": site}
         done = await asyncio.to_thread(subprocess.run, ["node", "firefox_pages.mjs", url, scenarios], cwd=JS, env=env,
                                        capture_output=True, text=True, timeout=RUN_TIMEOUT_S - 30)
         lines = done.stdout.strip().splitlines()
@@ -100,7 +136,8 @@ def main() -> int:
 def firefox_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     require(FIREFOX.is_file(), f"{FIREFOX} is missing (bash scripts/bootstrap.sh --test)")
     require(shutil.which("pulseaudio") is not None, "pulseaudio is missing (bash scripts/bootstrap.sh --test)")
-    require((JS / "node_modules/puppeteer-core").is_dir(), "npm ci in tests/js (bash scripts/bootstrap.sh --test)")
+    require((JS / "node_modules/puppeteer-core").is_dir() and SDK.is_file(),
+            "npm ci in tests/js (bash scripts/bootstrap.sh --test)")
     prefix = namespace_prefix()
     require(prefix is not None, "cannot create a network namespace (unshare --net) for a loopback-only browser")
     assert prefix is not None
@@ -176,6 +213,27 @@ def test_the_diagnostics_checklist_passes(firefox_run: dict[str, Any]) -> None:
     assert not not_passed, not_passed
     assert result["run_all_ms"] < 25_000, result["run_all_ms"]
     clean(result["problems"])
+
+
+def test_the_agents_sdk_webrtc_transport_hears_the_reply_from_an_apps_own_origin(firefox_run: dict[str, Any]) -> None:
+    """What an app builder's browser code does in Firefox: the SDK's candidate-free offer with an `ek_` key."""
+    result = scenario(firefox_run, "agents_sdk")
+    assert result["keys_are_ek"], result
+    for origin in ("cross_origin", "strict_csp"):
+        call = result[origin]
+        context = json.dumps({k: v for k, v in call.items() if k != "events"}) + f" events={call['events'][:40]}"
+        print(f"[firefox] Agents SDK, {origin}: connect() → {call['connect_ms']} ms, inbound packets "
+              f"{call['inbound_packets']}, max level {call['max_level']:.3f}, pair {call['pair']}")
+        assert call["connect_ms"] < 10_000, context
+        assert "session.created" in call["events"] and "response.done" in call["events"], context  # the reply came
+        assert call["max_level"] > 0.01, context  # … and was heard (inbound RTP audio level)
+        assert call["events"].count("session.updated") <= 2, context  # only in answer to the SDK's session.update
+    clean(result["problems"])
+    # zod (in the SDK) probes `new Function("")` and falls back when refused; Firefox logs the refusal, nothing else
+    eval_probe = ("script-src eval", "Missing 'unsafe-eval'", "call to Function() blocked by CSP")
+    strict = result["strict_csp_problems"]
+    clean({"console": strict["console"], "page": [e for e in strict["page"] if not any(a in e for a in eval_probe)]},
+          allowed=eval_probe)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,16 @@
 // no geckodriver, no browser download. One browser runs every scenario, each in a fresh browser context (its own
 // cookies and localStorage): sign in, a voice call over WebRTC with the reply heard (inbound RTP stats), the
 // automatic WebSocket fallback with UDP blocked (nft), and the diagnostics checklist.
+// The agents_sdk scenario runs the OpenAI Agents SDK's WebRTC transport (@openai/agents-realtime, unchanged) with
+// `ek_` keys minted by the gateway, on an app's own pages on another origin (FOREIGN_SITE, which serves the SDK's UMD
+// bundle as /sdk.js and must be in the app's CORS_ALLOWED_ORIGINS): index.html, and strict.html with a CSP of
+// `script-src 'self'`. (A gateway page is no app's page: its CSP admits no foreign script, and the bundle evaluated
+// into it by the driver cannot parse events there. Chromium's test covers that same-origin case with CSP bypassed.)
 // Usage: node firefox_pages.mjs <base url> <scenario,...>; prints one JSON line: {scenario: result, ...}.
 // Run it inside a loopback-only network namespace with a PulseAudio null sink (tests/browser/test_firefox.py does):
 // headless Firefox without an audio output device leaves every AudioContext suspended.
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import puppeteer from "puppeteer-core";
 
 const FIREFOX = process.env.FIREFOX || "/usr/bin/firefox-esr";
@@ -185,7 +191,69 @@ async function diagnostics(browser) {
   return result;
 }
 
-const SCENARIOS = { voice, fallback, diagnostics };
+// The app backend's job: mint a short-lived key for the browser (here with the signed-in session and its CSRF token).
+const MINT = `async () => {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const response = await fetch("/v1/realtime/client_secrets", { method: "POST", credentials: "same-origin",
+    headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" }, body: "{}" });
+  return (await response.json()).value;
+}`;
+// The SDK's documented browser use, unchanged but for the base URL and the key; the reply is heard when inbound RTP
+// audio has a level (getStats: headless Firefox plays through the null sink, but stats need no audio device).
+const CONNECT = `async (base, key) => {
+  const transport = new OpenAIAgentsRealtime.OpenAIRealtimeWebRTC({ baseUrl: base + "/v1/realtime/calls" });
+  const events = [];
+  transport.on("*", (e) => events.push(e.type));
+  const began = performance.now();
+  await transport.connect({ apiKey: key, model: "gpt-realtime", initialSessionConfig: { instructions: "Be brief." } });
+  const connectMs = Math.round(performance.now() - began);
+  const pc = transport.connectionState.peerConnection;
+  let inbound = 0, level = 0, pair = null, after = 0;
+  for (let i = 0; i < 300 && after < 30; i++) { // until the reply is done, then 1.5 s more while it plays out
+    if (events.includes("response.done")) after++;
+    await new Promise((r) => setTimeout(r, 50));
+    const stats = await pc.getStats(), byId = new Map();
+    stats.forEach((s) => byId.set(s.id, s));
+    stats.forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "audio") {
+        inbound = s.packetsReceived || 0;
+        level = Math.max(level, s.audioLevel || 0);
+      } else if (s.type === "candidate-pair" && s.state === "succeeded" && (s.selected || s.nominated)) {
+        const l = byId.get(s.localCandidateId), r = byId.get(s.remoteCandidateId);
+        pair = [l ? l.candidateType : "?", r ? r.candidateType : "?"];
+      }
+    });
+  }
+  transport.close();
+  return { connect_ms: connectMs, inbound_packets: inbound, max_level: level, pair, events };
+}`;
+const SDK_BUNDLE = new URL("node_modules/@openai/agents-realtime/dist/bundle/openai-realtime-agents.umd.js",
+  import.meta.url);
+
+// an expression, not a function with arguments: the driver evaluates it as it is (the app's CSP forbids eval)
+const call = (key) => `(${CONNECT})(${JSON.stringify(base)}, ${JSON.stringify(key)})`;
+
+async function agents_sdk(browser) {
+  const problems = { console: [], page: [], http: [] }, result = { problems };
+  const gateway = await openPage(browser, problems);
+  await signIn(gateway.page);
+  const keys = [await gateway.page.evaluate(`(${MINT})()`), await gateway.page.evaluate(`(${MINT})()`)];
+  result.keys_are_ek = keys.every((k) => typeof k === "string" && k.startsWith("ek_"));
+  await gateway.context.close();
+  // the app's own pages elsewhere, allowed by CORS_ALLOWED_ORIGINS: one plain, one with a strict CSP of its own
+  // (the strict page's problems are kept apart: zod, inside the SDK, probes for eval and Firefox logs the refusal)
+  result.strict_csp_problems = { console: [], page: [], http: [] };
+  for (const [name, path, key] of [["cross_origin", "/index.html", keys[0]], ["strict_csp", "/strict.html", keys[1]]]) {
+    const app = await openPage(browser, name === "strict_csp" ? result.strict_csp_problems : problems);
+    await app.page.goto(process.env.FOREIGN_SITE + path);
+    result[name] = await app.page.evaluate(call(key));
+    await sleep(300); // the hang-up's answer
+    await app.context.close();
+  }
+  return result;
+}
+
+const SCENARIOS = { voice, fallback, diagnostics, agents_sdk };
 const out = {};
 const launched = Date.now();
 const browser = await puppeteer.launch({ browser: "firefox", executablePath: FIREFOX, headless: true,
