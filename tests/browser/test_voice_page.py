@@ -79,7 +79,8 @@ def test_fake_azure_reply_is_heard(speech_wav: Path, tmp_path: Path, mode: str) 
 def test_offer_without_candidates_connects_like_one_with_them(speech_wav: Path, tmp_path: Path) -> None:
     result = run_scenario("offer-timing", speech_wav, tmp_path)
     bare, full = result["without_candidates"], result["with_candidates"]
-    print(f"POST → connected: without candidates {bare.get('connect_ms')} ms, with {full.get('connect_ms')} ms")
+    print(f"createOffer() → connected: without candidates {bare.get('connect_ms')} ms, "
+          f"with {full.get('connect_ms')} ms")
     assert bare["status"] == 201 and bare["candidates"] == 0, bare
     assert full["status"] == 201 and full["candidates"] > 0, full
     assert bare["connect_ms"] < 10_000 and full["connect_ms"] < 10_000, result
