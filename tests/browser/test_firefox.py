@@ -222,8 +222,9 @@ def test_the_agents_sdk_webrtc_transport_hears_the_reply_from_an_apps_own_origin
     for origin in ("cross_origin", "strict_csp"):
         call = result[origin]
         context = json.dumps({k: v for k, v in call.items() if k != "events"}) + f" events={call['events'][:40]}"
-        print(f"[firefox] Agents SDK, {origin}: connect() → {call['connect_ms']} ms, inbound packets "
-              f"{call['inbound_packets']}, max level {call['max_level']:.3f}, pair {call['pair']}")
+        print(f"[firefox] Agents SDK, {origin}: connect() → {call['connect_ms']} ms, reply heard after "
+              f"{call['heard_ms']} ms ({call['replies']} replies done), max level {call['max_level']:.3f}, "
+              f"pair {call['pair']}")
         assert call["connect_ms"] < 10_000, context
         assert "session.created" in call["events"] and "response.done" in call["events"], context  # the reply came
         assert call["max_level"] > 0.01, context  # … and was heard (inbound RTP audio level)

@@ -208,9 +208,11 @@ const CONNECT = `async (base, key) => {
   await transport.connect({ apiKey: key, model: "gpt-realtime", initialSessionConfig: { instructions: "Be brief." } });
   const connectMs = Math.round(performance.now() - began);
   const pc = transport.connectionState.peerConnection;
-  let inbound = 0, level = 0, pair = null, after = 0;
-  for (let i = 0; i < 300 && after < 30; i++) { // until the reply is done, then 1.5 s more while it plays out
-    if (events.includes("response.done")) after++;
+  // Until a reply is done and heard. Firefox measures the level where audio is played out, and the first reply can
+  // come before the page's audio output has started; the gated tone makes a new utterance (and reply) every 3.7 s.
+  let inbound = 0, level = 0, pair = null, heardMs = null;
+  for (const deadline = performance.now() + 25_000; performance.now() < deadline;) {
+    if (events.includes("response.done") && level > 0.01) break;
     await new Promise((r) => setTimeout(r, 50));
     const stats = await pc.getStats(), byId = new Map();
     stats.forEach((s) => byId.set(s.id, s));
@@ -218,6 +220,7 @@ const CONNECT = `async (base, key) => {
       if (s.type === "inbound-rtp" && s.kind === "audio") {
         inbound = s.packetsReceived || 0;
         level = Math.max(level, s.audioLevel || 0);
+        if (level > 0.01 && heardMs === null) heardMs = Math.round(performance.now() - began);
       } else if (s.type === "candidate-pair" && s.state === "succeeded" && (s.selected || s.nominated)) {
         const l = byId.get(s.localCandidateId), r = byId.get(s.remoteCandidateId);
         pair = [l ? l.candidateType : "?", r ? r.candidateType : "?"];
@@ -225,7 +228,8 @@ const CONNECT = `async (base, key) => {
     });
   }
   transport.close();
-  return { connect_ms: connectMs, inbound_packets: inbound, max_level: level, pair, events };
+  return { connect_ms: connectMs, heard_ms: heardMs, replies: events.filter((t) => t === "response.done").length,
+    inbound_packets: inbound, max_level: level, pair, events };
 }`;
 const SDK_BUNDLE = new URL("node_modules/@openai/agents-realtime/dist/bundle/openai-realtime-agents.umd.js",
   import.meta.url);
