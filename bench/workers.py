@@ -159,20 +159,31 @@ async def ramp(count: int, levels: tuple[int, ...] = LEVELS) -> dict[str, Any]:
             "arrival": arrival}
 
 
+def _codec_input(seconds: float) -> tuple[list[bytes], np.ndarray]:
+    """The uplink (Opus payloads of half speech-like tone, half silence) and 20 ms of a 24 kHz reply tone."""
+    payloads = opus_payloads(script([(seconds / 2, 0.3), (seconds / 2, 0.0)]))[: int(seconds * 50)]
+    t = np.arange(480) / 24_000
+    return payloads, (0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)  # a tone, not silence
+
+
+def _cpu_share(seconds: float, began: float) -> dict[str, Any]:
+    used = time.process_time() - began
+    return {"audio_s": seconds, "cpu_s": round(used, 3), "cpu_pct_of_core": round(100 * used / seconds, 2)}
+
+
 def codec_floor(seconds: float = 10.0) -> dict[str, Any]:
-    """CPU % of one core for one call's minimum audio work (see the module docstring)."""
-    payloads = opus_payloads(script([(seconds / 2, 0.3), (seconds / 2, 0.0)]))
+    """CPU % of one core for one call's minimum audio work with stock tools (see the module docstring)."""
+    payloads, tone = _codec_input(seconds)
     decoder = av.CodecContext.create("opus", "r")
     encoder = av.CodecContext.create("libopus", "w")
     encoder.sample_rate, encoder.layout, encoder.format = 48_000, "stereo", "s16"
     encoder.bit_rate, encoder.time_base = 32_000, Fraction(1, 48_000)
     down = av.AudioResampler(format="s16", layout="mono", rate=24_000)
     up = av.AudioResampler(format="s16", layout="stereo", rate=48_000)
-    t = np.arange(480) / 24_000
-    reply = (0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype(np.int16).reshape(1, -1)  # a tone, not silence
+    reply = tone.reshape(1, -1)
     began = time.process_time()
     pts = 0
-    for payload in payloads[: int(seconds * 50)]:
+    for payload in payloads:
         for frame in decoder.decode(av.Packet(payload)):
             down.resample(frame)
         out = av.AudioFrame.from_ndarray(reply, format="s16", layout="mono")
@@ -180,22 +191,19 @@ def codec_floor(seconds: float = 10.0) -> dict[str, Any]:
         pts += 480
         for frame in up.resample(out):
             encoder.encode(frame)
-    used = time.process_time() - began
-    return {"audio_s": seconds, "cpu_s": round(used, 3), "cpu_pct_of_core": round(100 * used / seconds, 2)}
+    return _cpu_share(seconds, began)
 
 
 def gateway_codec(seconds: float = 10.0) -> dict[str, Any]:
     """CPU % of one core for the codec calls the gateway makes per call (see the module docstring)."""
-    payloads = opus_payloads(script([(seconds / 2, 0.3), (seconds / 2, 0.0)]))
+    payloads, tone = _codec_input(seconds)
     decoder, encoder = OpusMonoDecoder(24_000), OpusMonoEncoder(24_000)
-    t = np.arange(480) / 24_000
-    reply = (0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype(np.int16).tobytes()
+    reply = tone.tobytes()
     began = time.process_time()
-    for payload in payloads[: int(seconds * 50)]:
+    for payload in payloads:
         decoder.decode(payload)
         encoder.encode(reply)
-    used = time.process_time() - began
-    return {"audio_s": seconds, "cpu_s": round(used, 3), "cpu_pct_of_core": round(100 * used / seconds, 2)}
+    return _cpu_share(seconds, began)
 
 
 async def run() -> dict[str, Any]:

@@ -5,51 +5,20 @@ page on another origin allowed by CORS_ALLOWED_ORIGINS."""
 
 from __future__ import annotations
 
-import functools
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Page
 
 from tests.media_fixtures.browser_run import sign_in
 from tests.media_fixtures.speech import make_speech_wav, tools_missing
-from tests.support import free_port
 from tests.support.browser import BrowserOptions, launch_chromium, new_context
 from tests.support.live_server import run_live_server
+from tests.support.static_site import AGENTS_SDK_CALL, MINT, SDK_BUNDLE, sdk_app_site
 
 pytestmark = pytest.mark.browser
-
-SDK = (Path(__file__).resolve().parents[1]
-       / "js/node_modules/@openai/agents-realtime/dist/bundle/openai-realtime-agents.umd.js")
-CONNECT = """
-async ({ base, key }) => {
-  const transport = new OpenAIAgentsRealtime.OpenAIRealtimeWebRTC({ baseUrl: base + "/v1/realtime/calls" });
-  const events = [];
-  transport.on("*", (e) => events.push(e.type));
-  const began = performance.now();
-  await transport.connect({ apiKey: key, model: "gpt-realtime", initialSessionConfig: { instructions: "Be brief." } });
-  const connectMs = Math.round(performance.now() - began);
-  const pc = transport.connectionState.peerConnection;
-  let inbound = 0, level = 0;
-  // until the reply is done, then 1.5 s more: its audio plays out in real time after the last event
-  let after = 0;
-  for (let i = 0; i < 300 && after < 30; i++) {
-    if (events.includes("response.done")) after++;
-    await new Promise((r) => setTimeout(r, 50));
-    (await pc.getStats()).forEach((s) => {
-      if (s.type === "inbound-rtp" && s.kind === "audio") {
-        inbound = s.packetsReceived;
-        level = Math.max(level, s.audioLevel || 0);
-      }
-    });
-  }
-  transport.close();
-  return { connect_ms: connectMs, inbound_packets: inbound, max_level: level, events };
-}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -61,30 +30,19 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def foreign_site(tmp_path: Path) -> Iterator[str]:
     """A static page on another origin (another loopback port) that loads the SDK from a local file."""
-    assert SDK.is_file(), "npm ci in tests/js (bash scripts/bootstrap.sh --test)"
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sdk.js").write_bytes(SDK.read_bytes())
-    (site / "index.html").write_text('<!doctype html><title>app</title><script src="sdk.js"></script>\n')
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()),
-                                 functools.partial(SimpleHTTPRequestHandler, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with sdk_app_site(tmp_path / "site") as url:
+        yield url
 
 
-MINT = """
-async () => {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const response = await fetch("/v1/realtime/client_secrets", { method: "POST", credentials: "same-origin",
-    headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" }, body: "{}" });
-  return (await response.json()).value;
-}
-"""
+async def mint(page: Page) -> str:
+    """An `ek_` key, as the app's backend would get one (here with the signed-in page's session)."""
+    return str(await page.evaluate(f"() => ({MINT})()"))
+
+
+async def connect(page: Page, base: str, key: str) -> dict[str, Any]:
+    """The SDK's WebRTC transport on `page` (tests/js/agents_sdk_call.js), until the reply is done and heard."""
+    result: dict[str, Any] = await page.evaluate(f"([base, key]) => ({AGENTS_SDK_CALL})(base, key)", [base, key])
+    return result
 
 
 def check(result: dict[str, Any]) -> None:
@@ -104,15 +62,15 @@ async def test_agents_sdk_webrtc_same_and_cross_origin(tmp_path: Path, speech_wa
             context, _problems = await new_context(browser, base_url=base, bypass_csp=True)
             page = await context.new_page()
             await sign_in(page)
-            await page.add_script_tag(path=str(SDK))
-            key, second_key = await page.evaluate(MINT), await page.evaluate(MINT)  # the app backend's job
+            await page.add_script_tag(path=str(SDK_BUNDLE))
+            key, second_key = await mint(page), await mint(page)  # the app backend's job
             assert key.startswith("ek_") and second_key.startswith("ek_")
-            check(await page.evaluate(CONNECT, {"base": base, "key": key}))
+            check(await connect(page, base, key))
             # cross-origin: the app's own page elsewhere, allowed by CORS_ALLOWED_ORIGINS
             context, _problems = await new_context(browser, base_url=foreign_site, grant_mic=True)
             foreign = await context.new_page()
             await foreign.goto(foreign_site + "/index.html")
-            check(await foreign.evaluate(CONNECT, {"base": base, "key": second_key}))
+            check(await connect(foreign, base, second_key))
             await context.close()
 
 
@@ -130,8 +88,7 @@ async def test_agents_sdk_webrtc_relayed_to_the_fake_azure(tmp_path: Path, speec
                 context, _problems = await new_context(browser, base_url=base, bypass_csp=True)
                 page = await context.new_page()
                 await sign_in(page)
-                await page.add_script_tag(path=str(SDK))
-                key = await page.evaluate(MINT)
-                check(await page.evaluate(CONNECT, {"base": base, "key": key}))
+                await page.add_script_tag(path=str(SDK_BUNDLE))
+                check(await connect(page, base, await mint(page)))
                 await context.close()
     assert [c.protocol for c in fake.connections] == ["beta" if mode == "azure-preview" else "ga"]

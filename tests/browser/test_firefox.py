@@ -14,18 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +28,13 @@ import pytest
 
 from tests.media_fixtures.browser_env import namespace_prefix, require
 from tests.media_fixtures.browser_run import spawn_app, wait_healthy
-from tests.support import free_port
+from tests.support.static_site import SDK_BUNDLE, sdk_app_site
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "tests/js"
 FIREFOX = Path("/usr/bin/firefox-esr")
-SDK = JS / "node_modules/@openai/agents-realtime/dist/bundle/openai-realtime-agents.umd.js"
 SCENARIOS = "voice,fallback,diagnostics,agents_sdk"
 RUN_TIMEOUT_S = 180
 
@@ -72,29 +66,8 @@ def stop(process: subprocess.Popen[Any]) -> None:
         process.wait()
 
 
-@contextmanager
-def foreign_site(workdir: Path) -> Iterator[str]:
-    """An app builder's static page on another origin (another loopback port) that loads the SDK's bundle."""
-    site = workdir / "site"
-    site.mkdir()
-    (site / "sdk.js").write_bytes(SDK.read_bytes())
-    page = '<!doctype html>{}<title>app</title><script src="sdk.js"></script>\n'
-    (site / "index.html").write_text(page.format(""))
-    strict_csp = '<meta http-equiv="Content-Security-Policy" content="script-src \'self\'">'
-    (site / "strict.html").write_text(page.format(strict_csp))
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()),
-                                 functools.partial(SimpleHTTPRequestHandler, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 async def run(workdir: Path, scenarios: str) -> dict[str, Any]:
-    with foreign_site(workdir) as site:
+    with sdk_app_site(workdir / "site") as site:  # an app's own origin, for the agents_sdk scenario
         return await run_with_site(workdir, scenarios, site)
 
 
@@ -136,7 +109,7 @@ def main() -> int:
 def firefox_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     require(FIREFOX.is_file(), f"{FIREFOX} is missing (bash scripts/bootstrap.sh --test)")
     require(shutil.which("pulseaudio") is not None, "pulseaudio is missing (bash scripts/bootstrap.sh --test)")
-    require((JS / "node_modules/puppeteer-core").is_dir() and SDK.is_file(),
+    require((JS / "node_modules/puppeteer-core").is_dir() and SDK_BUNDLE.is_file(),
             "npm ci in tests/js (bash scripts/bootstrap.sh --test)")
     prefix = namespace_prefix()
     require(prefix is not None, "cannot create a network namespace (unshare --net) for a loopback-only browser")

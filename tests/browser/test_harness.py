@@ -3,14 +3,14 @@ page a microphone or refuse it as asked. Served by a tiny loopback HTTP server, 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from playwright.async_api import Browser
 
 from tests.support.browser import BrowserOptions, launch_chromium, new_context
+from tests.support.static_site import serve
 
 _CSP = "default-src 'self'; script-src 'self'; style-src 'self'"
 _PAGES = {
@@ -54,14 +54,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(_Handler) as url:
+        yield url
 
 
 async def test_clean_page_has_no_problems_and_favicon_404_is_ignored(browser: Browser, site: str) -> None:

@@ -191,57 +191,18 @@ async function diagnostics(browser) {
   return result;
 }
 
-// The app backend's job: mint a short-lived key for the browser (here with the signed-in session and its CSRF token).
-const MINT = `async () => {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const response = await fetch("/v1/realtime/client_secrets", { method: "POST", credentials: "same-origin",
-    headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" }, body: "{}" });
-  return (await response.json()).value;
-}`;
-// The SDK's documented browser use, unchanged but for the base URL and the key; the reply is heard when inbound RTP
-// audio has a level (getStats: headless Firefox plays through the null sink, but stats need no audio device).
-const CONNECT = `async (base, key) => {
-  const transport = new OpenAIAgentsRealtime.OpenAIRealtimeWebRTC({ baseUrl: base + "/v1/realtime/calls" });
-  const events = [];
-  transport.on("*", (e) => events.push(e.type));
-  const began = performance.now();
-  await transport.connect({ apiKey: key, model: "gpt-realtime", initialSessionConfig: { instructions: "Be brief." } });
-  const connectMs = Math.round(performance.now() - began);
-  const pc = transport.connectionState.peerConnection;
-  // Until a reply is done and heard. Firefox measures the level where audio is played out, and the first reply can
-  // come before the page's audio output has started; the gated tone makes a new utterance (and reply) every 3.7 s.
-  let inbound = 0, level = 0, pair = null, heardMs = null;
-  for (const deadline = performance.now() + 25_000; performance.now() < deadline;) {
-    if (events.includes("response.done") && level > 0.01) break;
-    await new Promise((r) => setTimeout(r, 50));
-    const stats = await pc.getStats(), byId = new Map();
-    stats.forEach((s) => byId.set(s.id, s));
-    stats.forEach((s) => {
-      if (s.type === "inbound-rtp" && s.kind === "audio") {
-        inbound = s.packetsReceived || 0;
-        level = Math.max(level, s.audioLevel || 0);
-        if (level > 0.01 && heardMs === null) heardMs = Math.round(performance.now() - began);
-      } else if (s.type === "candidate-pair" && s.state === "succeeded" && (s.selected || s.nominated)) {
-        const l = byId.get(s.localCandidateId), r = byId.get(s.remoteCandidateId);
-        pair = [l ? l.candidateType : "?", r ? r.candidateType : "?"];
-      }
-    });
-  }
-  transport.close();
-  return { connect_ms: connectMs, heard_ms: heardMs, replies: events.filter((t) => t === "response.done").length,
-    inbound_packets: inbound, max_level: level, pair, events };
-}`;
-const SDK_BUNDLE = new URL("node_modules/@openai/agents-realtime/dist/bundle/openai-realtime-agents.umd.js",
-  import.meta.url);
-
-// an expression, not a function with arguments: the driver evaluates it as it is (the app's CSP forbids eval)
-const call = (key) => `(${CONNECT})(${JSON.stringify(base)}, ${JSON.stringify(key)})`;
+// Shared with tests/browser/test_agents_sdk.py (Chromium): minting an `ek_` key in a signed-in gateway page, and the
+// SDK's WebRTC call until the reply is done and heard. Each is a function expression; the driver evaluates a call of
+// it as an expression (a function with arguments would need eval in the page, which the pages' CSP forbids).
+const script = (name) => readFileSync(new URL(name, import.meta.url), "utf8");
+const MINT = `(${script("mint_client_secret.js")})()`;
+const call = (key) => `(${script("agents_sdk_call.js")})(${JSON.stringify(base)}, ${JSON.stringify(key)})`;
 
 async function agents_sdk(browser) {
   const problems = { console: [], page: [], http: [] }, result = { problems };
   const gateway = await openPage(browser, problems);
   await signIn(gateway.page);
-  const keys = [await gateway.page.evaluate(`(${MINT})()`), await gateway.page.evaluate(`(${MINT})()`)];
+  const keys = [await gateway.page.evaluate(MINT), await gateway.page.evaluate(MINT)];
   result.keys_are_ek = keys.every((k) => typeof k === "string" && k.startsWith("ek_"));
   await gateway.context.close();
   // the app's own pages elsewhere, allowed by CORS_ALLOWED_ORIGINS: one plain, one with a strict CSP of its own
